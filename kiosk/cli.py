@@ -1,0 +1,38 @@
+"""Command-line tools: `flask --app kiosk send-mail`, `load-demo`."""
+
+import logging
+
+import click
+from flask import Flask
+
+from .extensions import db
+
+logger = logging.getLogger(__name__)
+
+
+def init_app(app: Flask) -> None:
+    app.cli.add_command(send_mail_command)
+    app.cli.add_command(load_demo_command)
+
+
+@click.command("send-mail")
+@click.option("--limit", default=500, show_default=True, help="Maximum number of mails to send in this run.")
+def send_mail_command(limit: int) -> None:
+    """Send pending mails of the outbox, retrying those that failed before."""
+    from .services.outbox import send_pending
+
+    sent, failed = send_pending(limit=limit)
+    click.echo(f"{sent} mail(s) sent, {failed} failed and left pending.")
+    if failed:
+        raise SystemExit(1)
+
+
+@click.command("load-demo")
+def load_demo_command() -> None:
+    """Load the demo programmes, campaigns and students into an empty database."""
+    from .demo.load import load_demo
+    from .services import clock
+
+    personas = load_demo(clock.utcnow(), clock.current_year())
+    db.session.commit()
+    click.echo(f"Demo data loaded; {len(personas)} demo personas, for example {personas[0][0]}.")

@@ -1,0 +1,7 @@
+"""The student kiosk: login, data check, IA summary, element choice, validation, contract."""
+
+from flask import Blueprint
+
+student_blueprint = Blueprint("student", __name__)
+
+from . import routes  # noqa: E402,F401  (routes register themselves on the blueprint)

@@ -1,0 +1,247 @@
+"""Routes of the student kiosk: load, check access, call a service, commit, redirect."""
+
+import io
+import logging
+
+from flask import abort, current_app, flash, redirect, render_template, request, send_file, session, url_for
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from .. import transaction
+from ..extensions import db
+from ..models import Ia, Ip, IpVersion, Student
+from ..services import clock
+from ..services.contract import attachment_filename, queue_contract_mail, render_contract_pdf
+from ..services.eligibility import check_eligibility
+from ..services.ip import IpClosed, IpIncomplete, find_ip, open_ip, save_selection, stored_keys, validate_ip
+from ..services.rules import SelectionRejected, evaluate
+from ..services.students import update_contact
+from ..web import is_htmx
+from . import student_blueprint as bp
+from .auth import current_student, log_in, log_out, student_required
+from .forms import ContactForm, DemoLoginForm
+
+logger = logging.getLogger(__name__)
+
+
+def get_own_ia(ia_id: int) -> Ia:
+    """Load an IA of the logged-in student of the current year, or 404 (never another's)."""
+    ia = db.session.get(Ia, ia_id)
+    if ia is None or ia.student_id != current_student().id or ia.year != clock.current_year():
+        abort(404)
+    return ia
+
+
+def get_own_version(ip_id: int, number: int | None) -> IpVersion:
+    """Load a contract version of the logged-in student's IP (the latest without a number), or 404."""
+    ip = db.session.get(Ip, ip_id)
+    if ip is None or ip.student_id != current_student().id or not ip.versions:
+        abort(404)
+    if number is None:
+        return ip.versions[-1]
+    for version in ip.versions:
+        if version.number == number:
+            return version
+    abort(404)
+
+
+def requested_keys() -> set[str]:
+    return set(request.form.getlist("element"))
+
+
+@bp.get("/")
+def index():
+    if current_student() is None:
+        return redirect(url_for("student.login"))
+    return redirect(url_for("student.profile"))
+
+
+@bp.route("/connexion", methods=["GET", "POST"])
+def login():
+    if not current_app.config["KIOSK_DEMO_LOGIN"]:
+        # TODO: CAS single sign-on is not wired yet, so without the demo login nobody can sign in.
+        return render_template("student/login_unavailable.html"), 503
+    form = DemoLoginForm()
+    if form.validate_on_submit():
+        student = db.session.scalar(select(Student).where(Student.number == form.student_number.data.strip()))
+        if student is None:
+            form.student_number.errors.append(_("Aucun étudiant de démonstration ne porte ce numéro."))
+        else:
+            log_in(student, "demo")
+            logger.info("Demo login of student %s", student.id)
+            return redirect(url_for("student.profile"))
+    from ..demo.personas import demo_personas
+
+    return render_template("student/login.html", form=form, personas=demo_personas())
+
+
+@bp.post("/deconnexion")
+def logout():
+    log_out()
+    flash(_("Vous êtes déconnecté. Pensez à fermer le navigateur sur un poste partagé."))
+    return redirect(url_for("student.login"))
+
+
+@bp.route("/dossier", methods=["GET", "POST"])
+@student_required
+def profile():
+    student = current_student()
+    form = ContactForm(obj=student)
+    if form.validate_on_submit():
+        if update_contact(student, form.data, actor=student.number):
+            transaction.commit()
+            flash(_("Vos coordonnées ont été enregistrées."))
+        return redirect(url_for("student.registrations"))
+    status = 422 if request.method == "POST" else 200
+    return render_template("student/profile.html", student=student, form=form), status
+
+
+@bp.get("/inscriptions")
+@student_required
+def registrations():
+    student = current_student()
+    now = clock.utcnow()
+    year = clock.current_year()
+    rows = []
+    for ia in student.ias:
+        if ia.year != year:
+            continue
+        ip = find_ip(ia)
+        rows.append({"ia": ia, "ip": ip, "eligibility": check_eligibility(ia, now)})
+    return render_template("student/registrations.html", student=student, rows=rows, year=year)
+
+
+@bp.get("/inscriptions/<int:ia_id>/elements")
+@student_required
+def elements(ia_id: int):
+    ia = get_own_ia(ia_id)
+    now = clock.utcnow()
+    try:
+        context = open_ip(ia, now)
+    except IpClosed as closed:
+        return render_template("student/closed.html", ia=ia, reasons=closed.messages), 403
+    transaction.commit()  # the draft IP exists from the first visit on
+    selected = stored_keys(context.ip)
+    return render_elements(context, selected, evaluate(context.tree, selected))
+
+
+def render_elements(context, selected, evaluation, problems=None, status=200, show_errors=False):
+    template = "student/_tree.html" if is_htmx() else "student/elements.html"
+    return render_template(
+        template, context=context, ia=context.ia, ip=context.ip, tree=context.tree,
+        selected=evaluation.chosen_keys, evaluation=evaluation, problems=problems or [],
+        show_errors=show_errors,
+    ), status
+
+
+@bp.post("/inscriptions/<int:ia_id>/selection")
+@student_required
+def save_draft(ia_id: int):
+    """Save the ticked elements as the draft; htmx gets the tree back with its counters."""
+    ia = get_own_ia(ia_id)
+    now = clock.utcnow()
+    try:
+        context = open_ip(ia, now)
+        evaluation = save_selection(context, requested_keys(), now)
+    except IpClosed as closed:
+        db.session.rollback()
+        return render_template("student/closed.html", ia=ia, reasons=closed.messages), 403
+    except SelectionRejected as rejected:
+        db.session.rollback()
+        context = open_ip(ia, now)
+        selected = stored_keys(context.ip)
+        return render_elements(context, selected, evaluate(context.tree, selected), rejected.messages, 422)
+    transaction.commit()
+    if not is_htmx():
+        flash(_("Votre brouillon est enregistré."))
+        return redirect(url_for("student.elements", ia_id=ia.id))
+    return render_elements(context, evaluation.selected_keys, evaluation)
+
+
+def _validate(ia_id: int, is_partial: bool):
+    ia = get_own_ia(ia_id)
+    now = clock.utcnow()
+    student = current_student()
+    try:
+        context = open_ip(ia, now)
+        version = validate_ip(context, requested_keys(), is_partial, actor=student.number, now_utc=now)
+        queue_contract_mail(student, version)
+    except IpClosed as closed:
+        db.session.rollback()
+        return render_template("student/closed.html", ia=ia, reasons=closed.messages), 403
+    except SelectionRejected as rejected:
+        db.session.rollback()
+        context = open_ip(ia, now)
+        selected = stored_keys(context.ip)
+        return render_elements(context, selected, evaluate(context.tree, selected), rejected.messages, 422)
+    except IpIncomplete as incomplete:
+        # Keep what the student ticked as the draft, and show each list's message beside it.
+        db.session.rollback()
+        context = open_ip(ia, now)
+        try:
+            evaluation = save_selection(context, requested_keys(), now)
+            transaction.commit()
+        except SelectionRejected:
+            db.session.rollback()
+            evaluation = incomplete.evaluation
+        return render_elements(context, evaluation.selected_keys, evaluation, incomplete.messages, 422, show_errors=True)
+    transaction.commit()
+    return redirect(url_for("student.confirmation", ip_id=version.ip_id, number=version.number))
+
+
+@bp.post("/inscriptions/<int:ia_id>/validation")
+@student_required
+def validate(ia_id: int):
+    return _validate(ia_id, is_partial=False)
+
+
+@bp.post("/inscriptions/<int:ia_id>/validation-partielle")
+@student_required
+def validate_partially(ia_id: int):
+    return _validate(ia_id, is_partial=True)
+
+
+@bp.get("/contrats/<int:ip_id>/v<int:number>/confirmation")
+@student_required
+def confirmation(ip_id: int, number: int):
+    version = get_own_version(ip_id, number)
+    return render_template("student/confirmation.html", version=version, contract=version.contract)
+
+
+@bp.get("/contrats/<int:ip_id>")
+@bp.get("/contrats/<int:ip_id>/v<int:number>")
+@student_required
+def contract(ip_id: int, number: int | None = None):
+    version = get_own_version(ip_id, number)
+    return render_template("contract/page.html", version=version, contract=version.contract)
+
+
+@bp.get("/contrats/<int:ip_id>/v<int:number>.pdf")
+@student_required
+def contract_pdf(ip_id: int, number: int):
+    version = get_own_version(ip_id, number)
+    return send_file(
+        io.BytesIO(render_contract_pdf(version.contract)),
+        mimetype="application/pdf",
+        as_attachment=not request.args.get("voir"),
+        download_name=attachment_filename(version.contract),
+        max_age=0,
+    )
+
+
+@bp.post("/contrats/<int:ip_id>/v<int:number>/envoi")
+@student_required
+def send_contract(ip_id: int, number: int):
+    version = get_own_version(ip_id, number)
+    student = current_student()
+    queue_contract_mail(student, version)
+    transaction.commit()
+    flash(_("Le contrat a été envoyé à %(email)s.", email=student.email))
+    return redirect(url_for("student.contract", ip_id=ip_id, number=number))
+
+
+@bp.post("/langue/<locale>")
+def set_locale(locale: str):
+    if locale in current_app.config["LANGUAGES"]:
+        session["locale"] = locale
+    return redirect(url_for("student.index"))

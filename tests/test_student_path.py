@@ -1,0 +1,80 @@
+"""The student path through the test client: login, data check, summary, choice, validation."""
+
+import html
+
+from sqlalchemy import func, select
+
+from kiosk.extensions import db
+from kiosk.models import Ip, IpSelection, IpVersion, OutboxMail
+
+from .factories import complete_choice
+from .helpers import csrf_token, elements_form, log_in, post_form
+
+
+def test_login_then_profile(client, world):
+    log_in(client, world.student.number)
+    page = client.get("/dossier")
+    assert page.status_code == 200
+    text = page.get_data(as_text=True)
+    assert "Lefèvre-Ngô" in text
+    assert page.headers["Cache-Control"] == "no-store"
+
+
+def test_profile_rejects_bad_email(client, world):
+    log_in(client, world.student.number)
+    token = csrf_token(client, "/dossier")
+    response = client.post("/dossier", data={"csrf_token": token, "email": "pas-une-adresse", "phone": "06 11 22 33 44"})
+    assert response.status_code == 422
+    assert "adresse électronique n'est pas valide" in html.unescape(response.get_data(as_text=True))
+    db.session.refresh(world.student)
+    assert world.student.email == "zoe.lefevre-ngo@example.org"
+
+
+def test_profile_saves_contact(client, world):
+    log_in(client, world.student.number)
+    token = csrf_token(client, "/dossier")
+    response = client.post("/dossier", data={
+        "csrf_token": token, "email": "zoe@example.org", "phone": "+33 6 11 22 33 44",
+        "address_line": "3 place d'Italie", "postal_code": "75013", "city": "Paris", "country": "France",
+    })
+    assert response.status_code == 302
+    db.session.refresh(world.student)
+    assert world.student.email == "zoe@example.org"
+    assert world.student.address_line == "3 place d'Italie"
+
+
+def test_complete_validation_creates_version(client, world):
+    log_in(client, world.student.number)
+    assert client.get(f"/inscriptions/{world.ia.id}/elements").status_code == 200
+    response = post_form(client, f"/inscriptions/{world.ia.id}/validation", elements_form(complete_choice(world)))
+    assert response.status_code == 302, response.get_data(as_text=True)
+    ip = db.session.scalar(select(Ip))
+    assert ip.status == "complete"
+    assert ip.version_count == 1
+    assert db.session.scalar(select(func.count()).select_from(IpVersion)) == 1
+    assert db.session.scalar(select(func.count()).select_from(OutboxMail)) == 1
+
+
+def test_incomplete_validation_keeps_draft(client, world):
+    log_in(client, world.student.number)
+    chosen = {world.key("CHOIX2", "UEA", "S1")}
+    response = post_form(client, f"/inscriptions/{world.ia.id}/validation", elements_form(chosen))
+    assert response.status_code == 422
+    text = response.get_data(as_text=True)
+    assert 'id="error-' in text
+    assert "choisissez encore 1 élément" in text
+    ip = db.session.scalar(select(Ip))
+    assert ip.status == "draft"
+    assert ip.version_count == 0
+    assert db.session.scalar(select(func.count()).select_from(IpSelection)) == 1
+
+
+def test_htmx_save_returns_fragment(client, world):
+    log_in(client, world.student.number)
+    client.get(f"/inscriptions/{world.ia.id}/elements")
+    chosen = {world.key("CHOIX2", "UEA", "S1")}
+    response = post_form(client, f"/inscriptions/{world.ia.id}/selection", elements_form(chosen), htmx=True)
+    assert response.status_code == 200
+    text = response.get_data(as_text=True)
+    assert text.lstrip().startswith('<div id="ip-tree"')
+    assert "1 sur 2 choisi" in text
