@@ -5,7 +5,7 @@ import os
 import secrets
 from pathlib import Path
 
-from flask import Flask, request, session
+from flask import Flask, session
 
 from .config import DefaultConfig, environment_overrides
 from .extensions import babel, csrf, db, mail, migrate
@@ -14,10 +14,10 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 def select_locale() -> str:
-    """Use the language the student chose, French otherwise."""
-    from flask import current_app
+    """Use the language the student chose, French otherwise (and outside requests, as in the CLI)."""
+    from flask import current_app, has_request_context
 
-    chosen = session.get("locale")
+    chosen = session.get("locale") if has_request_context() else None
     return chosen if chosen in current_app.config["LANGUAGES"] else current_app.config["BABEL_DEFAULT_LOCALE"]
 
 

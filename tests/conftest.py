@@ -6,6 +6,7 @@ schema of its own, dropped at the end.
 
 import contextvars
 import os
+import threading
 import uuid
 from datetime import datetime
 
@@ -14,6 +15,7 @@ from flask import has_app_context
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
 from sqlalchemy import create_engine, text
+from werkzeug.serving import make_server
 
 from kiosk import create_app
 from kiosk.extensions import db
@@ -22,6 +24,11 @@ from kiosk.services import clock as clock_module
 from . import factories
 
 TEST_NOW = datetime(2026, 12, 4, 10, 0)  # naive UTC: 11:00 in Paris
+
+CHROMIUM_PATH = os.environ.get("KIOSK_TEST_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
 
 
 class KioskClient(FlaskClient):
@@ -124,3 +131,52 @@ def world(app_context, clock):
     world = factories.build_world(clock.now)
     db.session.commit()
     return world
+
+
+@pytest.fixture(scope="session")
+def live_server(app):
+    """Serve the session app over HTTP on a loopback port chosen by the OS; yield the base URL.
+
+    Requests run in server threads, each with its own app context and database session. The
+    `clock` fixture patches a module function, so the server sees the test's time too.
+    """
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=5)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Chromium driven by Playwright, shared by the tests of one module.
+
+    Playwright cannot download its own browser here, so this launches the system Chromium
+    (KIOSK_TEST_CHROMIUM, /usr/bin/chromium by default). A missing browser or Playwright fails
+    the tests instead of skipping them.
+    """
+    from playwright.sync_api import sync_playwright
+
+    if not os.path.exists(CHROMIUM_PATH):
+        pytest.fail(f"Chromium not found at {CHROMIUM_PATH}: install it or set KIOSK_TEST_CHROMIUM to its path")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM_PATH, headless=True, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def browser_page(app_context, live_server, browser):
+    """A page in a fresh browser context with a phone's viewport, addressed relative to the live server.
+
+    It requests app_context so that the browser closes before the tables are cleaned.
+    """
+    context = browser.new_context(
+        base_url=live_server, viewport={"width": 390, "height": 844}, locale="fr-FR", accept_downloads=True,
+    )
+    context.set_default_timeout(5000)
+    page = context.new_page()
+    yield page
+    context.close()

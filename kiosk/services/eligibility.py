@@ -15,7 +15,7 @@ from . import clock
 
 @dataclass
 class Eligibility:
-    campaign: Campaign | None  # the campaign open now, when there is one
+    campaign: Campaign | None  # the campaign that applies: open now, else the next, else the last
     reasons: list[str] = field(default_factory=list)
 
     @property
@@ -92,7 +92,6 @@ def check_eligibility(ia: Ia, now_utc: datetime) -> Eligibility:
         reasons.append(
             _("Pour toute question, adressez-vous à %(office)s.", office=current_app.config["KIOSK_CONTACT_OFFICE"])
         )
-        campaign = campaign if campaign is not None and campaign.is_open_at(now_utc) else None
     return Eligibility(campaign=campaign, reasons=reasons)
 
 

@@ -55,8 +55,10 @@ def queue_mail(
 class TimedConnection(Connection):
     """A Flask-Mail connection whose SMTP socket gives up after KIOSK_SMTP_TIMEOUT seconds.
 
-    The MAIL_* settings are read from current_app.config at each connection, not from the
-    copy that Flask-Mail's init_app took, so a change to the config applies to the next send.
+    The timeout bounds each blocking socket operation (connect, then each server reply), not
+    the whole exchange. Server, port, TLS and login come from current_app.config at each
+    connection rather than from the copy Flask-Mail took at init_app, so a config change
+    applies to the next send.
     """
 
     def configure_host(self):

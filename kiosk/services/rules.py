@@ -161,8 +161,8 @@ def evaluate(tree: Tree, requested: set[str]) -> Evaluation:
 
 
 def _credited_ects(element: TreeElement, children: list[TreeElement], evaluation: Evaluation) -> Decimal:
-    """A semester is worth what is chosen beneath it; any other element its own ECTS."""
-    if element.is_semester and children:
+    """A semester with lists is worth what is chosen beneath it; any other element its own ECTS."""
+    if element.is_semester and element.lists:
         return sum((evaluation.credited_ects[c.key] for c in children), Decimal(0))
     return element.ects
 
@@ -177,7 +177,8 @@ def _record_node(evaluation: Evaluation, element: TreeElement, children: list[Tr
 
 def format_ects(value: Decimal) -> str:
     """Write 6 as "6" and 4.5 as "4,5", as French documents do."""
-    text = f"{value.normalize():f}" if value == value.to_integral() else f"{value:f}".rstrip("0")
+    value = Decimal(value)
+    text = f"{value.to_integral():f}" if value == value.to_integral() else f"{value.normalize():f}"
     return text.replace(".", ",")
 
 
