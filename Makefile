@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app kiosk
 DEMO_SMTP_PORT ?= 8025
 
-.PHONY: demo test venv instance db demo-data mail-sink serve clean-demo translations
+.PHONY: demo test test-postgresql venv instance db demo-data mail-sink clean-demo chromium
 
 $(BIN)/activate: requirements.txt requirements-test.txt
 	$(PYTHON) -m venv $(VENV)
@@ -15,8 +15,11 @@ $(BIN)/activate: requirements.txt requirements-test.txt
 
 venv: $(BIN)/activate
 
-translations: venv
-	$(BIN)/pybabel compile --use-fuzzy -d kiosk/translations -f >/dev/null 2>&1 || true
+# The browser tests drive Debian's Chromium; as root, install it when it is missing.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	  else echo "Chromium is missing: run 'sudo apt-get install chromium' (the browser tests need it)." >&2; exit 1; fi; }
 
 # A local instance/config.py with a fresh secret key and the demo login switched on.
 instance/config.py:
@@ -29,17 +32,22 @@ db: venv instance
 	$(FLASK) db upgrade
 
 demo-data: db
-	$(FLASK) demo-status >/dev/null 2>&1 || $(FLASK) load-demo
+	$(FLASK) load-demo --if-empty
 
 # The demo's SMTP sink keeps every mail as a file in instance/demo-mail (read them at /demo/courriels).
 mail-sink: venv
 	$(BIN)/python -m kiosk.demo.mail_sink --port $(DEMO_SMTP_PORT) --directory instance/demo-mail
 
-demo: demo-data translations
+demo: demo-data
 	$(BIN)/python -m kiosk.demo.serve --smtp-port $(DEMO_SMTP_PORT)
 
-test: venv translations
+test: venv chromium
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+# The same tests on PostgreSQL (each run works in a schema of its own, dropped at the end).
+POSTGRESQL_URL ?= postgresql+psycopg://root@127.0.0.1:5432/test
+test-postgresql: venv chromium
+	KIOSK_TEST_DATABASE_URL=$(POSTGRESQL_URL) $(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 clean-demo:
 	rm -f instance/kiosk.sqlite instance/kiosk.sqlite-wal instance/kiosk.sqlite-shm

@@ -28,11 +28,19 @@ def send_mail_command(limit: int) -> None:
 
 
 @click.command("load-demo")
-def load_demo_command() -> None:
+@click.option("--if-empty", is_flag=True, help="Do nothing, successfully, when the database already holds a VET.")
+def load_demo_command(if_empty: bool) -> None:
     """Load the demo programmes, campaigns and students into an empty database."""
-    from .demo.load import load_demo
+    from .demo import DatabaseNotEmptyError, load_demo
     from .services import clock
 
-    personas = load_demo(clock.utcnow(), clock.current_year())
+    try:
+        personas = load_demo(clock.utcnow(), clock.current_year())
+    except DatabaseNotEmptyError as error:
+        db.session.rollback()
+        if if_empty:
+            click.echo("The database already holds data; the demo data was not loaded again.")
+            return
+        raise click.ClickException(str(error)) from error
     db.session.commit()
     click.echo(f"Demo data loaded; {len(personas)} demo personas, for example {personas[0][0]}.")
