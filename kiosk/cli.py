@@ -5,6 +5,7 @@ import logging
 import click
 from flask import Flask
 
+from .database import use_immediate_transactions
 from .extensions import db
 
 logger = logging.getLogger(__name__)
@@ -21,6 +22,7 @@ def send_mail_command(limit: int) -> None:
     """Send pending mails of the outbox, retrying those that failed before."""
     from .services.outbox import send_pending
 
+    use_immediate_transactions()
     sent, failed = send_pending(limit=limit)
     click.echo(f"{sent} mail(s) sent, {failed} failed and left pending.")
     if failed:
@@ -34,6 +36,7 @@ def load_demo_command(if_empty: bool) -> None:
     from .demo import DatabaseNotEmptyError, load_demo
     from .services import clock
 
+    use_immediate_transactions()
     try:
         personas = load_demo(clock.utcnow(), clock.current_year())
     except DatabaseNotEmptyError as error:

@@ -35,13 +35,18 @@ class KioskClient(FlaskClient):
     """A test client whose requests run as in production, each with its own app context.
 
     Without this, a request made while the test holds an app context reuses it, so `g` and the
-    database session leak from one request into the next.
+    database session leak from one request into the next. The test's own transaction is
+    committed around each request: the request sees the test's setup, and the test then reads
+    what the request committed instead of an older snapshot.
     """
 
     def open(self, *args, **kwargs):
+        if has_app_context():
+            db.session.commit()
         response = contextvars.Context().run(super().open, *args, **kwargs)
         if has_app_context():
-            db.session.expire_all()  # the test's own session must see what the request committed
+            db.session.commit()
+            db.session.expire_all()
         return response
 
 

@@ -78,3 +78,35 @@ def test_htmx_save_returns_fragment(client, world):
     text = response.get_data(as_text=True)
     assert text.lstrip().startswith('<div id="ip-tree"')
     assert "1 sur 2 choisi" in text
+
+
+def test_repeated_validation_creates_one_version(client, world):
+    log_in(client, world.student.number)
+    form = elements_form(complete_choice(world)) + [("base_version", "0")]
+    first = post_form(client, f"/inscriptions/{world.ia.id}/validation", form)
+    second = post_form(client, f"/inscriptions/{world.ia.id}/validation", form)
+    assert first.status_code == 302
+    assert second.status_code == 302
+    assert second.headers["Location"] == first.headers["Location"]
+    assert db.session.scalar(select(func.count()).select_from(IpVersion)) == 1
+    assert db.session.scalar(select(func.count()).select_from(OutboxMail)) == 1
+    confirmation = client.get(second.headers["Location"])
+    assert "avait déjà été validée" in confirmation.get_data(as_text=True)
+
+
+def test_new_validation_after_change(client, world):
+    log_in(client, world.student.number)
+    first = post_form(client, f"/inscriptions/{world.ia.id}/validation", elements_form(complete_choice(world)) + [("base_version", "0")])
+    changed = complete_choice(world) | {world.key("OPT01", "UED", "S1")}
+    second = post_form(client, f"/inscriptions/{world.ia.id}/validation", elements_form(changed) + [("base_version", "1")])
+    assert first.status_code == 302
+    assert second.status_code == 302
+    ip = db.session.scalar(select(Ip))
+    assert ip.version_count == 2
+    assert [v.number for v in ip.versions] == [1, 2]
+
+
+def test_viewing_elements_writes_nothing(client, world):
+    log_in(client, world.student.number)
+    assert client.get(f"/inscriptions/{world.ia.id}/elements").status_code == 200
+    assert db.session.scalar(select(func.count()).select_from(Ip)) == 0

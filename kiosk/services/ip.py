@@ -6,7 +6,7 @@ from datetime import datetime
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
@@ -27,6 +27,14 @@ class IpClosed(Exception):
         self.messages = messages
 
 
+class IpAlreadyValidated(Exception):
+    """The IP moved past the version the form was loaded from: a double click, a retry or another tab."""
+
+    def __init__(self, version: IpVersion | None):
+        super().__init__(f"IP already validated as version {version.number if version else '?'}")
+        self.version = version
+
+
 class IpIncomplete(Exception):
     """A validation that the rules refuse; the evaluation holds the message of each list."""
 
@@ -38,12 +46,20 @@ class IpIncomplete(Exception):
 
 @dataclass
 class IpContext:
-    """What a step of the IP needs: the IA, its open campaign, the IP row and the tree."""
+    """What a step of the IP needs: the IA, its open campaign, the IP row and the tree.
+
+    ip is None until the student saves something: viewing the page writes nothing.
+    """
 
     ia: Ia
     campaign: Campaign
-    ip: Ip
+    ip: Ip | None
     tree: Tree
+
+    def ensure_ip(self, now_utc: datetime) -> Ip:
+        if self.ip is None:
+            self.ip = _create_ip(self.ia, self.campaign, now_utc)
+        return self.ip
 
 
 def acquired_elp_ids(student_id: int) -> frozenset[int]:
@@ -59,17 +75,15 @@ def find_ip(ia: Ia) -> Ip | None:
 
 
 def open_ip(ia: Ia, now_utc: datetime) -> IpContext:
-    """Check eligibility, then load or create the draft IP and build the offered tree.
+    """Check eligibility, then load the IP if it exists and build the offered tree.
 
-    Raises IpClosed without writing anything when the student may not do the IP now.
+    Raises IpClosed when the student may not do the IP now. Writes nothing.
     """
     eligibility = check_eligibility(ia, now_utc)
     if not eligibility.is_eligible:
         raise IpClosed(eligibility.reasons)
     campaign = eligibility.campaign
-    ip = find_ip(ia) or _create_ip(ia, campaign, now_utc)
-    if ip.campaign_id != campaign.id:
-        ip.campaign_id = campaign.id
+    ip = find_ip(ia)
     tree = build_tree(
         ia.vet, clock.to_local(now_utc).date(), campaign.id, acquired_elp_ids(ia.student_id)
     )
@@ -94,7 +108,9 @@ def _create_ip(ia: Ia, campaign: Campaign, now_utc: datetime) -> Ip:
     return ip
 
 
-def stored_keys(ip: Ip) -> set[str]:
+def stored_keys(ip: Ip | None) -> set[str]:
+    if ip is None:
+        return set()
     return {f"{s.parent_elp_id or 0}-{s.lse_id}-{s.elp_id}" for s in ip.selections}
 
 
@@ -105,7 +121,8 @@ def save_selection(context: IpContext, requested: set[str], now_utc: datetime) -
     """
     check_requested_keys(context.tree, requested)
     evaluation = evaluate(context.tree, requested)
-    ip = context.ip
+    ip = context.ensure_ip(now_utc)
+    ip.campaign_id = context.campaign.id
     if stored_keys(ip) != evaluation.selected_keys:
         db.session.execute(delete(IpSelection).where(IpSelection.ip_id == ip.id))
         for key in sorted(evaluation.selected_keys):
@@ -117,12 +134,18 @@ def save_selection(context: IpContext, requested: set[str], now_utc: datetime) -
 
 
 def validate_ip(
-    context: IpContext, requested: set[str], is_partial: bool, actor: str, now_utc: datetime
+    context: IpContext, requested: set[str], is_partial: bool, actor: str, now_utc: datetime,
+    base_version: int | None = None,
 ) -> IpVersion:
     """Save the selection and freeze it as a new contract version (complete or partial).
 
     A complete validation needs every list and bound met. A partial one needs the campaign to
     allow it and nothing beyond a maximum. Raises IpIncomplete and writes nothing otherwise.
+
+    base_version is the version the form was loaded from. The new version takes the number
+    base_version + 1 through a conditional update, so of two submissions of the same form
+    (a double click, a retry, a second tab) only the first creates a version; the second
+    raises IpAlreadyValidated.
     """
     check_requested_keys(context.tree, requested)
     evaluation = evaluate(context.tree, requested)
@@ -134,20 +157,36 @@ def validate_ip(
     elif not evaluation.is_complete:
         raise IpIncomplete(evaluation, evaluation.problems())
 
-    save_selection(context, requested, now_utc)
-    ip = context.ip
+    ip = context.ensure_ip(now_utc)
+    if base_version is None:
+        base_version = ip.version_count
+    number = base_version + 1
     status = "complete" if evaluation.is_complete else "partial"
-    ip.version_count += 1
-    ip.status = status
-    ip.updated_at = now_utc
+    claimed = db.session.execute(
+        update(Ip)
+        .where(Ip.id == ip.id, Ip.version_count == base_version)
+        .values(version_count=number, status=status, updated_at=now_utc)
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:
+        db.session.expire(ip)
+        raise IpAlreadyValidated(latest_version(ip))
+    db.session.expire(ip, ["version_count", "status", "updated_at"])
+    save_selection(context, requested, now_utc)
     version = IpVersion(
-        ip=ip, number=ip.version_count, status=status, validated_at=now_utc, validated_by=actor,
-        contract=build_contract_data(context, evaluation, ip.version_count, status, now_utc),
+        ip=ip, number=number, status=status, validated_at=now_utc, validated_by=actor,
+        contract=build_contract_data(context, evaluation, number, status, now_utc),
     )
     db.session.add(version)
     db.session.flush()
     logger.info("IP %s validated as %s, version %s, by %s", ip.id, status, version.number, actor)
     return version
+
+
+def latest_version(ip: Ip) -> IpVersion | None:
+    return db.session.scalar(
+        select(IpVersion).where(IpVersion.ip_id == ip.id).order_by(IpVersion.number.desc()).limit(1)
+    )
 
 
 def build_contract_data(
@@ -201,6 +240,6 @@ def build_contract_data(
 
 
 __all__ = [
-    "IpClosed", "IpContext", "IpIncomplete", "SelectionRejected", "acquired_elp_ids", "find_ip",
+    "IpAlreadyValidated", "IpClosed", "IpContext", "IpIncomplete", "latest_version", "SelectionRejected", "acquired_elp_ids", "find_ip",
     "open_ip", "save_selection", "stored_keys", "validate_ip",
 ]

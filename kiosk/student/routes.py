@@ -13,7 +13,7 @@ from ..models import Ia, Ip, IpVersion, Student
 from ..services import clock
 from ..services.contract import attachment_filename, queue_contract_mail, render_contract_pdf
 from ..services.eligibility import check_eligibility
-from ..services.ip import IpClosed, IpIncomplete, find_ip, open_ip, save_selection, stored_keys, validate_ip
+from ..services.ip import IpAlreadyValidated, IpClosed, IpIncomplete, find_ip, open_ip, save_selection, stored_keys, validate_ip
 from ..services.rules import SelectionRejected, evaluate
 from ..services.students import update_contact
 from ..web import is_htmx
@@ -120,7 +120,6 @@ def elements(ia_id: int):
         context = open_ip(ia, now)
     except IpClosed as closed:
         return render_template("student/closed.html", ia=ia, reasons=closed.messages), 403
-    transaction.commit()  # the draft IP exists from the first visit on
     selected = stored_keys(context.ip)
     return render_elements(context, selected, evaluate(context.tree, selected))
 
@@ -164,8 +163,20 @@ def _validate(ia_id: int, is_partial: bool):
     student = current_student()
     try:
         context = open_ip(ia, now)
-        version = validate_ip(context, requested_keys(), is_partial, actor=student.number, now_utc=now)
+        version = validate_ip(
+            context, requested_keys(), is_partial, actor=student.number, now_utc=now,
+            base_version=request.form.get("base_version", type=int),
+        )
         queue_contract_mail(student, version)
+    except IpAlreadyValidated as already:
+        db.session.rollback()
+        if already.version is None:
+            abort(409)
+        flash(_(
+            "Cette inscription avait déjà été validée (version %(number)s), par exemple depuis un autre onglet. "
+            "Voici la version enregistrée ; vous pouvez encore la modifier.", number=already.version.number,
+        ))
+        return redirect(url_for("student.confirmation", ip_id=already.version.ip_id, number=already.version.number))
     except IpClosed as closed:
         db.session.rollback()
         return render_template("student/closed.html", ia=ia, reasons=closed.messages), 403
