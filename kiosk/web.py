@@ -4,7 +4,7 @@ import logging
 from datetime import date, datetime
 from pathlib import Path
 
-from flask import Flask, render_template, request
+from flask import Flask, has_request_context, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 
@@ -67,7 +67,7 @@ def init_app(app: Flask) -> None:
     @app.context_processor
     def template_helpers():
         return {
-            "current_student": current_student(),
+            "current_student": current_student() if has_request_context() else None,
             "get_locale": get_locale,
             "format_ects": format_ects,
             "year_label": clock.year_label,

@@ -161,3 +161,34 @@ def complete_choice(world: World) -> set[str]:
         world.key("AUMOINS2", "UEF", "S1"), world.key("AUMOINS2", "UEG", "S1"),
         world.key("BLOCX", "UEL", "BLOC1"),
     }
+
+
+def make_collection(campaign: Campaign, owner: Elp | Vet, code: str, groups: list[tuple[str, int, int | None]],
+                    mode: str = "student", has_waitlist: bool = False, label: str = "TD"):
+    """Create a group collection on an ELP or a VET with its groups, and its mode in the campaign."""
+    from kiosk.models import CampaignCollection, Group, GroupCollection
+
+    collection = GroupCollection(code=code, label=label)
+    if isinstance(owner, Vet):
+        collection.vet_id = owner.id
+    else:
+        collection.elp_id = owner.id
+    db.session.add(collection)
+    db.session.flush()
+    for group_code, capacity, intermediate in groups:
+        db.session.add(Group(collection_id=collection.id, code=group_code, label=group_code,
+                             capacity=capacity, intermediate_capacity=intermediate))
+    db.session.add(CampaignCollection(campaign_id=campaign.id, collection_id=collection.id, mode=mode,
+                                      has_waitlist=has_waitlist))
+    db.session.flush()
+    return collection
+
+
+def make_cohort(world: World, count: int, prefix: str = "2269") -> list[Student]:
+    """Create count students with a paid IA on the world's VET."""
+    students = []
+    for index in range(count):
+        student = make_student(f"{prefix}{index:04d}", f"Prénom{index}", f"Nom{index}")
+        make_ia(student, world.vet)
+        students.append(student)
+    return students

@@ -13,6 +13,7 @@ from ..extensions import db
 from ..models import AcquiredElp, Campaign, Ia, Ip, IpSelection, IpVersion, OwedElp
 from . import clock
 from .eligibility import check_eligibility
+from .groups import contract_groups, offered_collections, release_unchosen, settle_groups, unsettled_messages
 from .rules import Evaluation, SelectionRejected, check_requested_keys, evaluate, format_ects
 from .tree import Tree, build_tree, parse_key
 
@@ -149,19 +150,23 @@ def validate_ip(
     """
     check_requested_keys(context.tree, requested)
     evaluation = evaluate(context.tree, requested)
+    student = context.ia.student
+    offered = offered_collections(context.tree, evaluation.chosen_keys, context.campaign.id, student.id)
     if is_partial:
         if not context.campaign.allows_partial:
             raise IpIncomplete(evaluation, [_("Cette campagne n'accepte pas de validation partielle.")])
         if evaluation.has_excess:
             raise IpIncomplete(evaluation, evaluation.problems())
-    elif not evaluation.is_complete:
-        raise IpIncomplete(evaluation, evaluation.problems())
+    else:
+        problems = evaluation.problems() + unsettled_messages(offered)
+        if problems:
+            raise IpIncomplete(evaluation, problems)
 
     ip = context.ensure_ip(now_utc)
     if base_version is None:
         base_version = ip.version_count
     number = base_version + 1
-    status = "complete" if evaluation.is_complete else "partial"
+    status = "complete" if evaluation.is_complete and not unsettled_messages(offered) else "partial"
     claimed = db.session.execute(
         update(Ip)
         .where(Ip.id == ip.id, Ip.version_count == base_version)
@@ -173,9 +178,12 @@ def validate_ip(
         raise IpAlreadyValidated(latest_version(ip))
     db.session.expire(ip, ["version_count", "status", "updated_at"])
     save_selection(context, requested, now_utc)
+    release_unchosen(context.tree, evaluation.chosen_keys, student.id, now_utc)
+    settle_groups(offered, student, now_utc)
+    contract = build_contract_data(context, evaluation, number, status, now_utc)
+    contract["groups"] = contract_groups(offered)
     version = IpVersion(
-        ip=ip, number=number, status=status, validated_at=now_utc, validated_by=actor,
-        contract=build_contract_data(context, evaluation, number, status, now_utc),
+        ip=ip, number=number, status=status, validated_at=now_utc, validated_by=actor, contract=contract,
     )
     db.session.add(version)
     db.session.flush()

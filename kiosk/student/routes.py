@@ -9,10 +9,11 @@ from sqlalchemy import select
 
 from .. import transaction
 from ..extensions import db
-from ..models import Ia, Ip, IpVersion, Student
+from ..models import Group, Ia, Ip, IpVersion, Student
 from ..services import clock
 from ..services.contract import attachment_filename, queue_contract_mail, render_contract_pdf
 from ..services.eligibility import check_eligibility
+from ..services.groups import GroupFull, join_waitlist, offered_collections, place_student
 from ..services.ip import IpAlreadyValidated, IpClosed, IpIncomplete, find_ip, open_ip, save_selection, stored_keys, validate_ip
 from ..services.rules import SelectionRejected, evaluate
 from ..services.students import update_contact
@@ -125,11 +126,13 @@ def elements(ia_id: int):
 
 
 def render_elements(context, selected, evaluation, problems=None, status=200, show_errors=False):
-    template = "student/_tree.html" if is_htmx() else "student/elements.html"
+    """Render the element page, or for htmx the tree with the group lists swapped out of band."""
+    template = "student/_tree_response.html" if is_htmx() else "student/elements.html"
+    offered = offered_collections(context.tree, evaluation.chosen_keys, context.campaign.id, context.ia.student_id)
     return render_template(
         template, context=context, ia=context.ia, ip=context.ip, tree=context.tree,
         selected=evaluation.chosen_keys, evaluation=evaluation, problems=problems or [],
-        show_errors=show_errors,
+        show_errors=show_errors, offered=offered, group_message=None,
     ), status
 
 
@@ -210,6 +213,79 @@ def validate(ia_id: int):
 @student_required
 def validate_partially(ia_id: int):
     return _validate(ia_id, is_partial=True)
+
+
+def render_groups(ia: Ia, message: str | None = None):
+    """Render the group lists of the IA's current draft: a fragment for htmx, else back to the page."""
+    now = clock.utcnow()
+    try:
+        context = open_ip(ia, now)
+    except IpClosed as closed:
+        return render_template("student/closed.html", ia=ia, reasons=closed.messages), 403
+    if not is_htmx():
+        if message:
+            flash(message)
+        return redirect(url_for("student.elements", ia_id=ia.id, _anchor="ip-groups"))
+    evaluation = evaluate(context.tree, stored_keys(context.ip))
+    offered = offered_collections(context.tree, evaluation.chosen_keys, context.campaign.id, ia.student_id)
+    return render_template("student/_groups.html", ia=ia, offered=offered, group_message=message)
+
+
+def get_offered_group(ia: Ia, collection_id: int, now) -> tuple[object, Group]:
+    """Load the requested group if the student may choose it in this collection now, else 404."""
+    context = open_ip(ia, now)
+    evaluation = evaluate(context.tree, stored_keys(context.ip))
+    offered = offered_collections(context.tree, evaluation.chosen_keys, context.campaign.id, ia.student_id)
+    item = next((o for o in offered if o.collection.id == collection_id and o.mode == "student"), None)
+    group_id = request.form.get("group", type=int)
+    group = next((g for g in item.groups if g.id == group_id), None) if item else None
+    if group is None:
+        abort(404)
+    return item, group
+
+
+@bp.get("/inscriptions/<int:ia_id>/groupes")
+@student_required
+def groups(ia_id: int):
+    return render_groups(get_own_ia(ia_id))
+
+
+@bp.post("/inscriptions/<int:ia_id>/groupes/<int:collection_id>")
+@student_required
+def choose_group(ia_id: int, collection_id: int):
+    ia = get_own_ia(ia_id)
+    now = clock.utcnow()
+    try:
+        item, group = get_offered_group(ia, collection_id, now)
+        place_student(current_student(), group, "student", now)
+    except IpClosed as closed:
+        db.session.rollback()
+        return render_template("student/closed.html", ia=ia, reasons=closed.messages), 403
+    except GroupFull:
+        db.session.rollback()
+        message = _(
+            "Groupe complet : %(group)s n'a plus de place. Choisissez un autre groupe%(waitlist)s.",
+            group=group.label, waitlist=_(" ou inscrivez-vous sur sa liste d'attente") if item.has_waitlist else "",
+        )
+        return render_groups(ia, message)
+    transaction.commit()
+    return render_groups(ia, _("Vous êtes inscrit(e) dans le groupe %(group)s.", group=group.label))
+
+
+@bp.post("/inscriptions/<int:ia_id>/groupes/<int:collection_id>/attente")
+@student_required
+def wait_for_group(ia_id: int, collection_id: int):
+    ia = get_own_ia(ia_id)
+    now = clock.utcnow()
+    try:
+        item, group = get_offered_group(ia, collection_id, now)
+    except IpClosed as closed:
+        return render_template("student/closed.html", ia=ia, reasons=closed.messages), 403
+    if not item.has_waitlist or group.seats_left > 0:
+        abort(404)
+    join_waitlist(current_student(), group, now)
+    transaction.commit()
+    return render_groups(ia, _("Vous êtes sur la liste d'attente du groupe %(group)s : un courriel vous préviendra si une place se libère.", group=group.label))
 
 
 @bp.get("/contrats/<int:ip_id>/v<int:number>/confirmation")
