@@ -1,4 +1,4 @@
-"""Entry point of the demo data: structures, campaigns and students in one call."""
+"""Entry point of the demo data: structures, campaigns, groups and students in one call."""
 
 import logging
 from datetime import datetime, timedelta, timezone
@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 from ..extensions import db
 from ..models import Campaign, CampaignElp, CampaignVet, Elp, Ia, ListLink, Student, Vet
 from .cohort import create_cohort
+from .groups import create_groups
 from .programmes import DemoStructure, create_structure
 
 logger = logging.getLogger(__name__)
@@ -41,6 +42,7 @@ def load_demo(now_utc: datetime, year: int) -> list[tuple[str, str]]:
 
     structure = create_structure(now_utc.date())
     campaigns = create_campaigns(structure, now_utc, year)
+    create_groups(campaigns)
     personas = create_cohort(structure, year, now_utc.date())
     db.session.flush()
 
