@@ -62,6 +62,10 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     app.register_blueprint(student_blueprint)
     app.register_blueprint(admin_blueprint, url_prefix="/gestion")
+    if app.config["KIOSK_DEMO_LOGIN"]:
+        from .demo.mailbox import demo_mailbox
+
+        app.register_blueprint(demo_mailbox)
     web.init_app(app)
     cli.init_app(app)
 

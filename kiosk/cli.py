@@ -14,6 +14,7 @@ logger = logging.getLogger(__name__)
 def init_app(app: Flask) -> None:
     app.cli.add_command(send_mail_command)
     app.cli.add_command(load_demo_command)
+    app.cli.add_command(create_staff_command)
 
 
 @click.command("send-mail")
@@ -47,3 +48,31 @@ def load_demo_command(if_empty: bool) -> None:
         raise click.ClickException(str(error)) from error
     db.session.commit()
     click.echo(f"Demo data loaded; {len(personas)} demo personas, for example {personas[0][0]}.")
+
+
+@click.command("create-staff")
+@click.argument("login")
+@click.option("--name", "display_name", help="Name shown in the console and the audit trail (default: the login).")
+@click.option("--admin", "is_admin", is_flag=True, help="Let this account see and change every CIP.")
+@click.option("--cip", "cip_codes", multiple=True, help="Code of a CIP the account manages; repeat for several.")
+@click.password_option(help="Password for the local login (prompted twice when omitted).")
+def create_staff_command(login: str, display_name: str | None, is_admin: bool, cip_codes: tuple[str, ...], password: str) -> None:
+    """Create a staff account with a local password."""
+    from sqlalchemy import select
+
+    from .models import Cip, StaffUser
+
+    use_immediate_transactions()
+    if db.session.scalar(select(StaffUser).where(StaffUser.login == login)) is not None:
+        raise click.ClickException(f"A staff account named {login!r} already exists.")
+    cips = []
+    for code in cip_codes:
+        cip = db.session.scalar(select(Cip).where(Cip.code == code))
+        if cip is None:
+            raise click.ClickException(f"CIP {code!r} not found; check the code (3 characters).")
+        cips.append(cip)
+    staff = StaffUser(login=login, display_name=display_name or login, is_admin=is_admin, cips=cips)
+    staff.set_password(password)
+    db.session.add(staff)
+    db.session.commit()
+    click.echo(f"Staff account {login} created{' (administrator)' if is_admin else ''}.")

@@ -11,6 +11,8 @@ class DefaultConfig:
     # Students sign in through CAS in production; the demo login lists invented students
     # and must stay off anywhere real students are.
     KIOSK_DEMO_LOGIN = False
+    # Directory of the demo SMTP sink's .eml files, shown at /demo/courriels (None: instance/demo-mail).
+    KIOSK_DEMO_MAIL_DIR = None
 
     KIOSK_UNIVERSITY_NAME = "Université de démonstration"
     KIOSK_TIMEZONE = "Europe/Paris"
@@ -22,7 +24,8 @@ class DefaultConfig:
     # Sender of the kiosk's mails and the office students are told to contact.
     KIOSK_MAIL_SENDER = ("Scolarité", "scolarite@example.invalid")
     KIOSK_CONTACT_OFFICE = "la scolarité de votre composante"
-    # Seconds one SMTP connection may take before the mail is left pending for a retry.
+    # Seconds each SMTP socket operation (connect, each command) may wait before the mail is left
+    # pending for a retry; a server that stalls at several steps can hold a send a few times this.
     KIOSK_SMTP_TIMEOUT = 5.0
     # Failed sends are retried this many times, then stay in the outbox marked as failed.
     KIOSK_MAIL_MAX_ATTEMPTS = 8
@@ -56,4 +59,8 @@ def environment_overrides() -> dict:
         overrides["MAIL_PORT"] = int(os.environ["KIOSK_MAIL_PORT"])
     if "KIOSK_DEMO_LOGIN" in os.environ:
         overrides["KIOSK_DEMO_LOGIN"] = os.environ["KIOSK_DEMO_LOGIN"] == "1"
+    if "KIOSK_ACADEMIC_YEAR" in os.environ:
+        overrides["KIOSK_ACADEMIC_YEAR"] = int(os.environ["KIOSK_ACADEMIC_YEAR"])
+    if "KIOSK_SMTP_TIMEOUT" in os.environ:
+        overrides["KIOSK_SMTP_TIMEOUT"] = float(os.environ["KIOSK_SMTP_TIMEOUT"])
     return overrides

@@ -62,12 +62,14 @@ def init_app(app: Flask) -> None:
 
     from .services import clock
     from .services.rules import format_ects, list_counter, list_problem, list_rule
+    from .admin.auth import current_staff
     from .student.auth import current_student
 
     @app.context_processor
     def template_helpers():
         return {
             "current_student": current_student() if has_request_context() else None,
+            "current_staff": current_staff() if has_request_context() else None,
             "get_locale": get_locale,
             "format_ects": format_ects,
             "year_label": clock.year_label,

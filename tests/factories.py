@@ -192,3 +192,13 @@ def make_cohort(world: World, count: int, prefix: str = "2269") -> list[Student]
         make_ia(student, world.vet)
         students.append(student)
     return students
+
+
+def make_staff(login: str, cips: list[Cip] = (), is_admin: bool = False, password: str = "mot-de-passe-test"):
+    from kiosk.models import StaffUser
+
+    staff = StaffUser(login=login, display_name=login.capitalize(), is_admin=is_admin, cips=list(cips))
+    staff.set_password(password)
+    db.session.add(staff)
+    db.session.flush()
+    return staff

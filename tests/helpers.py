@@ -38,3 +38,9 @@ def _multi(items):
 
 def elements_form(keys) -> list[tuple[str, str]]:
     return [("element", key) for key in sorted(keys)]
+
+
+def log_in_staff(client, login: str, password: str = "mot-de-passe-test") -> None:
+    token = csrf_token(client, "/gestion/connexion")
+    response = client.post("/gestion/connexion", data={"csrf_token": token, "login": login, "password": password})
+    assert response.status_code == 302, response.get_data(as_text=True)

@@ -183,3 +183,22 @@ def test_group_of_other_collection_not_found(client, world):
     post_form(client, f"/inscriptions/{world.ia.id}/selection", elements_form(complete_choice(world)), htmx=True)
     response = post_form(client, f"/inscriptions/{world.ia.id}/groupes/{collection.id}", {"group": group(other, "TDX").id}, htmx=True)
     assert response.status_code == 404
+
+
+def test_contract_shows_group(client, world):
+    collection = make_collection(world.campaign, world.elps["UEA"], "TDA", [("TD1", 15, None)])
+    db.session.commit()
+    log_in(client, world.student.number)
+    post_form(client, f"/inscriptions/{world.ia.id}/selection", elements_form(complete_choice(world)), htmx=True)
+    post_form(client, f"/inscriptions/{world.ia.id}/groupes/{collection.id}", {"group": group(collection, "TD1").id}, htmx=True)
+    post_form(client, f"/inscriptions/{world.ia.id}/validation", elements_form(complete_choice(world)) + [("base_version", "0")])
+    version = db.session.scalar(select(IpVersion))
+    page = client.get(f"/contrats/{version.ip_id}/v1").get_data(as_text=True)
+    assert "TD1" in page
+    from io import BytesIO
+
+    from pypdf import PdfReader
+
+    pdf = client.get(f"/contrats/{version.ip_id}/v1.pdf").data
+    text = "".join(p.extract_text() for p in PdfReader(BytesIO(pdf)).pages)
+    assert "TD1" in text

@@ -1,7 +1,7 @@
 """The contract mail through the outbox, sent to real servers on loopback.
 
-An aiosmtpd server stands for a working SMTP relay; a closed port and a server that accepts
-TCP connections but never answers stand for an outage.
+An aiosmtpd server plays the working SMTP relay. A closed port, and a server that accepts
+TCP connections but never replies, play an outage.
 """
 
 import email
@@ -106,7 +106,7 @@ class Outage:
 
 @pytest.fixture(params=["closed", "silent"])
 def outage(request):
-    """A loopback port where SMTP fails: nothing listens, or a server never answers."""
+    """A loopback port where SMTP fails because nothing listens or the server never replies."""
     if request.param == "closed":
         yield Outage(free_port(), "Connection refused")
     else:
@@ -114,14 +114,25 @@ def outage(request):
             yield Outage(port, "timed out")
 
 
+@pytest.fixture
+def socket_fallback_timeout():
+    """Give sockets without their own timeout a 20 s one, so a lost SMTP timeout fails instead of hanging."""
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(20)
+    yield
+    socket.setdefaulttimeout(previous)
+
+
 def validate_complete_choice(client, world):
     log_in(client, world.student.number)
     return post_form(client, f"/inscriptions/{world.ia.id}/validation", elements_form(complete_choice(world)))
 
 
-def outbox_rows() -> list[OutboxMail]:
+def only_outbox_row() -> OutboxMail:
     db.session.expire_all()  # the CLI may have committed through another session
-    return list(db.session.scalars(select(OutboxMail).order_by(OutboxMail.id)))
+    rows = list(db.session.scalars(select(OutboxMail)))
+    assert len(rows) == 1, rows
+    return rows[0]
 
 
 @pytest.fixture
@@ -138,20 +149,24 @@ def test_validation_sends_one_mail(delivered_message, smtp_server):
     envelope = smtp_server.envelopes[0]
     assert envelope.mail_from == "scolarite-lettres@example.org"
     assert envelope.rcpt_tos == ["zoe.lefevre-ngo@example.org"]
-    [row] = outbox_rows()
+    row = only_outbox_row()
     assert row.status == "sent"
     assert row.attempts == 1
     assert row.last_error is None
 
 
 def test_mail_from_header(delivered_message):
-    [sender] = delivered_message["From"].addresses
+    senders = delivered_message["From"].addresses
+    assert len(senders) == 1
+    sender = senders[0]
     assert sender.display_name == "Scolarité UFR Lettres"
     assert sender.addr_spec == "scolarite-lettres@example.org"
 
 
 def test_mail_to_header(delivered_message):
-    [recipient] = delivered_message["To"].addresses
+    recipients = delivered_message["To"].addresses
+    assert len(recipients) == 1
+    recipient = recipients[0]
     assert recipient.display_name == "Zoé Lefèvre-Ngô"
     assert recipient.addr_spec == "zoe.lefevre-ngo@example.org"
 
@@ -161,7 +176,7 @@ def test_mail_subject(delivered_message):
 
 
 def test_mail_message_id_is_stored(delivered_message):
-    [row] = outbox_rows()
+    row = only_outbox_row()
     assert delivered_message["Message-ID"] == row.message_id
 
 
@@ -178,7 +193,7 @@ def test_attachment_matches_pdf_route(delivered_message, client):
     assert attachment.get_content() == download.data
 
 
-def test_outage_keeps_mail_pending(app, client, world, outage, monkeypatch):
+def test_outage_keeps_mail_pending(app, client, world, outage, monkeypatch, socket_fallback_timeout):
     monkeypatch.setitem(app.config, "MAIL_PORT", outage.port)
 
     started = time.monotonic()
@@ -187,7 +202,7 @@ def test_outage_keeps_mail_pending(app, client, world, outage, monkeypatch):
 
     assert response.status_code == 302, response.get_data(as_text=True)
     assert elapsed < app.config["KIOSK_SMTP_TIMEOUT"] + RESPONSE_MARGIN_SECONDS
-    [row] = outbox_rows()
+    row = only_outbox_row()
     assert row.status == "pending"
     assert row.attempts == 1
     assert outage.expected_error in row.last_error
@@ -211,7 +226,7 @@ def test_retry_delivers_once(app, client, world, outage, smtp_server, monkeypatc
     monkeypatch.setitem(app.config, "MAIL_PORT", smtp_server.port)
     retry(app)
     assert len(smtp_server.envelopes) == 1
-    [row] = outbox_rows()
+    row = only_outbox_row()
     assert row.status == "sent"
     assert row.attempts == 2
 
@@ -226,19 +241,19 @@ def test_max_attempts_marks_failed(app, client, world, smtp_server, monkeypatch)
     # The validation made attempt 1.
     for _attempt in range(max_attempts - 2):
         send_pending()
-    [row] = outbox_rows()
+    row = only_outbox_row()
     assert row.attempts == max_attempts - 1
     assert row.status == "pending"
 
     send_pending()
-    [row] = outbox_rows()
+    row = only_outbox_row()
     assert row.attempts == max_attempts
     assert row.status == "failed"
 
     monkeypatch.setitem(app.config, "MAIL_PORT", smtp_server.port)
     assert send_pending() == (0, 0)
     assert smtp_server.envelopes == []
-    [row] = outbox_rows()
+    row = only_outbox_row()
     assert row.status == "failed"
     assert row.attempts == max_attempts
 

@@ -1,11 +1,21 @@
-"""The staff console. Campaigns, imports and follow-up will live here, one module per resource."""
+"""The staff console, one module per resource; every route needs a logged-in staff member."""
 
-from flask import Blueprint, abort
+from flask import Blueprint, redirect, request, url_for
+
+from .auth import current_staff
 
 admin_blueprint = Blueprint("admin", __name__)
+
+PUBLIC_ENDPOINTS = {"admin.login"}
 
 
 @admin_blueprint.before_request
 def require_staff():
-    # TODO: staff accounts and roles are not built yet, so every staff URL is refused for now.
-    abort(403)
+    if request.endpoint in PUBLIC_ENDPOINTS:
+        return None
+    if current_staff() is None:
+        return redirect(url_for("admin.login", next=request.path))
+    return None
+
+
+from . import auth_routes, home  # noqa: E402,F401  (routes register themselves on the blueprint)

@@ -5,6 +5,7 @@ from .campaign import Campaign, CampaignElp, CampaignVet
 from .groups import ASSIGNMENT_MODES, CampaignCollection, Group, GroupCollection, GroupMembership, WaitlistEntry
 from .ip import IP_ORIGINS, IP_STATUSES, Ip, IpSelection, IpVersion
 from .outbox import OutboxMail
+from .staff import StaffUser, staff_cip
 from .structure import Cip, Elp, ListLink, Lse, LseMember, Nature, Vet
 from .students import AcquiredElp, Block, BlockCode, Ia, OwedElp, Student
 
@@ -12,5 +13,5 @@ __all__ = [
     "ASSIGNMENT_MODES", "CampaignCollection", "Group", "GroupCollection", "GroupMembership", "WaitlistEntry",
     "AcquiredElp", "AuditEntry", "Block", "BlockCode", "Campaign", "CampaignElp", "CampaignVet",
     "Cip", "Elp", "IP_ORIGINS", "IP_STATUSES", "Ia", "Ip", "IpSelection", "IpVersion",
-    "ListLink", "Lse", "LseMember", "Nature", "OutboxMail", "OwedElp", "Student", "Vet",
+    "ListLink", "Lse", "StaffUser", "staff_cip", "LseMember", "Nature", "OutboxMail", "OwedElp", "Student", "Vet",
 ]

@@ -3,21 +3,12 @@
 import logging
 
 from ..extensions import db
-from ..models import AuditEntry, Student
-from . import clock
+from ..models import Student
+from .audit import record_audit
 
 logger = logging.getLogger(__name__)
 
 CONTACT_FIELDS = ("email", "phone", "address_line", "postal_code", "city", "country")
-
-
-def record_audit(actor: str, action: str, object_type: str, object_id, before: dict | None, after: dict | None) -> None:
-    db.session.add(
-        AuditEntry(
-            at=clock.utcnow(), actor=actor, action=action, object_type=object_type,
-            object_id=str(object_id), before=before, after=after,
-        )
-    )
 
 
 def update_contact(student: Student, values: dict, actor: str) -> bool:
