@@ -110,3 +110,16 @@ def test_viewing_elements_writes_nothing(client, world):
     log_in(client, world.student.number)
     assert client.get(f"/inscriptions/{world.ia.id}/elements").status_code == 200
     assert db.session.scalar(select(func.count()).select_from(Ip)) == 0
+
+
+def test_withdrawn_element_reported(client, world):
+    log_in(client, world.student.number)
+    post_form(client, f"/inscriptions/{world.ia.id}/selection", elements_form(complete_choice(world)), htmx=True)
+    world.elps["UEB"].is_suspended = True
+    db.session.commit()
+    page = client.get(f"/inscriptions/{world.ia.id}/elements")
+    assert page.status_code == 200
+    text = html.unescape(page.get_data(as_text=True))
+    assert "n'est plus proposé" in text
+    assert "UE B" in text
+    assert "1 sur 2 choisi" in text

@@ -10,7 +10,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
-from ..models import AcquiredElp, Campaign, Ia, Ip, IpSelection, IpVersion, OwedElp
+from ..models import AcquiredElp, Campaign, Elp, Ia, Ip, IpSelection, IpVersion, OwedElp
 from . import clock
 from .eligibility import check_eligibility
 from .groups import contract_groups, offered_collections, release_unchosen, settle_groups, unsettled_messages
@@ -113,6 +113,15 @@ def stored_keys(ip: Ip | None) -> set[str]:
     if ip is None:
         return set()
     return {f"{s.parent_elp_id or 0}-{s.lse_id}-{s.elp_id}" for s in ip.selections}
+
+
+def withdrawn_labels(context: IpContext) -> list[str]:
+    """Return the labels of draft elements the tree no longer offers (removed, suspended, unassigned)."""
+    gone = stored_keys(context.ip) - context.tree.elements_by_key.keys()
+    if not gone:
+        return []
+    elp_ids = {parse_key(key)[2] for key in gone}
+    return sorted(db.session.scalars(select(Elp.label).where(Elp.id.in_(elp_ids))))
 
 
 def save_selection(context: IpContext, requested: set[str], now_utc: datetime) -> Evaluation:

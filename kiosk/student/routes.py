@@ -14,7 +14,10 @@ from ..services import clock
 from ..services.contract import attachment_filename, queue_contract_mail, render_contract_pdf
 from ..services.eligibility import check_eligibility
 from ..services.groups import GroupFull, join_waitlist, offered_collections, place_student
-from ..services.ip import IpAlreadyValidated, IpClosed, IpIncomplete, find_ip, open_ip, save_selection, stored_keys, validate_ip
+from ..services.ip import (
+    IpAlreadyValidated, IpClosed, IpIncomplete, find_ip, open_ip, save_selection, stored_keys, validate_ip,
+    withdrawn_labels,
+)
 from ..services.rules import SelectionRejected, evaluate
 from ..services.students import update_contact
 from ..web import is_htmx
@@ -122,17 +125,17 @@ def elements(ia_id: int):
     except IpClosed as closed:
         return render_template("student/closed.html", ia=ia, reasons=closed.messages), 403
     selected = stored_keys(context.ip)
-    return render_elements(context, selected, evaluate(context.tree, selected))
+    return render_elements(context, selected, evaluate(context.tree, selected), withdrawn=withdrawn_labels(context))
 
 
-def render_elements(context, selected, evaluation, problems=None, status=200, show_errors=False):
+def render_elements(context, selected, evaluation, problems=None, status=200, show_errors=False, withdrawn=()):
     """Render the element page, or for htmx the tree with the group lists swapped out of band."""
     template = "student/_tree_response.html" if is_htmx() else "student/elements.html"
     offered = offered_collections(context.tree, evaluation.chosen_keys, context.campaign.id, context.ia.student_id)
     return render_template(
         template, context=context, ia=context.ia, ip=context.ip, tree=context.tree,
         selected=evaluation.chosen_keys, evaluation=evaluation, problems=problems or [],
-        show_errors=show_errors, offered=offered, group_message=None,
+        show_errors=show_errors, offered=offered, group_message=None, withdrawn=withdrawn,
     ), status
 
 
