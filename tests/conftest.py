@@ -5,16 +5,23 @@ schema of its own, dropped at the end.
 """
 
 import contextvars
+import http.client
 import os
+import socket
+import subprocess
+import sys
 import threading
+import time
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 from flask import has_app_context
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, make_url, text
 from werkzeug.serving import make_server
 
 from kiosk import create_app
@@ -140,10 +147,10 @@ def world(app_context, clock):
 
 @pytest.fixture(scope="session")
 def live_server(app):
-    """Serve the session app over HTTP on a loopback port chosen by the OS; yield the base URL.
+    """Serve the session app over HTTP on a loopback port chosen by the OS, and yield the base URL.
 
     Requests run in server threads, each with its own app context and database session. The
-    `clock` fixture patches a module function, so the server sees the test's time too.
+    `clock` fixture patches a module function, so the server threads use the test's time too.
     """
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
@@ -158,9 +165,9 @@ def live_server(app):
 def browser():
     """Headless Chromium driven by Playwright, shared by the tests of one module.
 
-    Playwright cannot download its own browser here, so this launches the system Chromium
-    (KIOSK_TEST_CHROMIUM, /usr/bin/chromium by default). A missing browser or Playwright fails
-    the tests instead of skipping them.
+    It launches the system Chromium (KIOSK_TEST_CHROMIUM, /usr/bin/chromium by default), not a
+    browser fetched by `playwright install`. A missing browser or Playwright fails the tests
+    instead of skipping them.
     """
     from playwright.sync_api import sync_playwright
 
@@ -185,3 +192,108 @@ def browser_page(app_context, live_server, browser):
     page = context.new_page()
     yield page
     context.close()
+
+
+GUNICORN_PATH = Path(sys.executable).parent / "gunicorn"
+GUNICORN_START_TIMEOUT = 20  # seconds
+GUNICORN_STOP_TIMEOUT = 10  # seconds
+
+
+@dataclass
+class GunicornServer:
+    """A gunicorn process serving the kiosk on the test session's database."""
+
+    base_url: str
+    log_path: Path
+
+    def read_log(self) -> str:
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+
+def database_url_for_subprocess(app) -> str:
+    """Return the session app's database URL, with the PostgreSQL search_path moved into the URL.
+
+    The session app passes the test schema through connect_args, which a process configured
+    only by KIOSK_DATABASE_URL cannot receive.
+    """
+    url = make_url(app.config["SQLALCHEMY_DATABASE_URI"])
+    options = app.config["SQLALCHEMY_ENGINE_OPTIONS"].get("connect_args", {}).get("options")
+    if options:
+        url = url.update_query_dict({"options": options})
+    return url.render_as_string(hide_password=False)
+
+
+def free_loopback_port() -> int:
+    # NOTE: another process could take the port before gunicorn binds it; gunicorn then exits
+    # and wait_until_serving fails with its log.
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_until_serving(process: subprocess.Popen, port: int, log_path: Path) -> None:
+    """Poll GET /connexion until the server returns 200; fail with the server log otherwise."""
+    deadline = time.monotonic() + GUNICORN_START_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"gunicorn exited with code {process.returncode}:\n{log_path.read_text()}")
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+        try:
+            connection.request("GET", "/connexion")
+            if connection.getresponse().status == 200:
+                return
+        except OSError:
+            pass
+        finally:
+            connection.close()
+        time.sleep(0.1)
+    pytest.fail(f"gunicorn did not serve GET /connexion within {GUNICORN_START_TIMEOUT} s:\n{log_path.read_text()}")
+
+
+@pytest.fixture(scope="session")
+def gunicorn_server(app, tmp_path_factory):
+    """Run the kiosk in a real gunicorn process (2 workers of 8 threads) on the session's database.
+
+    The server has its own clock (the real one), demo login on and academic year 2026. Its
+    mails go to a loopback port that is bound but never listens, so every connection is
+    refused and the mails stay pending.
+    """
+    if not GUNICORN_PATH.exists():
+        pytest.fail(f"gunicorn not found at {GUNICORN_PATH}: install requirements.txt in the interpreter's environment")
+    port = free_loopback_port()
+    log_path = tmp_path_factory.mktemp("gunicorn") / "server.log"
+    with socket.socket() as closed_mail_socket, open(log_path, "wb") as log_file:
+        closed_mail_socket.bind(("127.0.0.1", 0))
+        environment = {
+            **os.environ,
+            "KIOSK_SECRET_KEY": "gunicorn-test-secret",
+            "KIOSK_DEMO_LOGIN": "1",
+            "KIOSK_ACADEMIC_YEAR": "2026",
+            "KIOSK_DATABASE_URL": database_url_for_subprocess(app),
+            "KIOSK_MAIL_PORT": str(closed_mail_socket.getsockname()[1]),
+            "KIOSK_SMTP_TIMEOUT": "1",
+        }
+        command = [
+            str(GUNICORN_PATH), "--bind", f"127.0.0.1:{port}", "--chdir", str(factories.PROJECT_ROOT),
+            "--workers", "2", "--worker-class", "gthread", "--threads", "8",
+            "--graceful-timeout", "5", "--no-control-socket", "wsgi:app",
+        ]
+        process = subprocess.Popen(command, env=environment, stdout=log_file, stderr=subprocess.STDOUT)
+        try:
+            wait_until_serving(process, port, log_path)
+            yield GunicornServer(base_url=f"http://127.0.0.1:{port}", log_path=log_path)
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=GUNICORN_STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+@pytest.fixture
+def live_world(app_context):
+    """The world of build_world dated by the real clock and committed, for a server process to read."""
+    world = factories.build_world(clock_module.utcnow())
+    db.session.commit()
+    return world
