@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app kiosk
 DEMO_SMTP_PORT ?= 8025
 
-.PHONY: demo test test-postgresql venv instance db demo-data mail-sink clean-demo chromium
+.PHONY: demo test test-postgresql venv instance db demo-data mail-sink clean-demo chromium translations
 
 $(BIN)/activate: requirements.txt requirements-test.txt
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,10 @@ chromium:
 	@command -v chromium >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
 	  else echo "Chromium is missing: run 'sudo apt-get install chromium' (the browser tests need it)." >&2; exit 1; fi; }
+
+# Compiled catalogs (.mo) are not tracked: they are built from the .po files.
+translations: venv
+	$(BIN)/python -c "from kiosk.i18n import compile_catalogs; compile_catalogs()"
 
 # A local instance/config.py with a fresh secret key and the demo login switched on.
 instance/config.py:
@@ -38,15 +42,15 @@ demo-data: db
 mail-sink: venv
 	$(BIN)/python -m kiosk.demo.mail_sink --port $(DEMO_SMTP_PORT) --directory instance/demo-mail
 
-demo: demo-data
+demo: demo-data translations
 	$(BIN)/python -m kiosk.demo.serve --smtp-port $(DEMO_SMTP_PORT)
 
-test: venv chromium
+test: venv chromium translations
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 # The same tests on PostgreSQL (each run works in a schema of its own, dropped at the end).
 POSTGRESQL_URL ?= postgresql+psycopg://root@127.0.0.1:5432/test
-test-postgresql: venv chromium
+test-postgresql: venv chromium translations
 	KIOSK_TEST_DATABASE_URL=$(POSTGRESQL_URL) $(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 clean-demo:

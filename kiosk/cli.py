@@ -15,6 +15,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(send_mail_command)
     app.cli.add_command(load_demo_command)
     app.cli.add_command(create_staff_command)
+    app.cli.add_command(translations_command)
 
 
 @click.command("send-mail")
@@ -76,3 +77,14 @@ def create_staff_command(login: str, display_name: str | None, is_admin: bool, c
     db.session.add(staff)
     db.session.commit()
     click.echo(f"Staff account {login} created{' (administrator)' if is_admin else ''}.")
+
+
+@click.command("translations")
+@click.option("--update", is_flag=True, help="Extract the messages again and merge them into the catalogs first.")
+def translations_command(update: bool) -> None:
+    """Compile the translation catalogs (kiosk/translations/*/LC_MESSAGES/messages.po)."""
+    from .i18n import compile_catalogs, update_catalogs
+
+    if update:
+        update_catalogs()
+    click.echo(f"{compile_catalogs()} catalog(s) compiled.")

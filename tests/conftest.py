@@ -26,6 +26,7 @@ from werkzeug.serving import make_server
 
 from kiosk import create_app
 from kiosk.extensions import db
+from kiosk.i18n import compile_catalogs
 from kiosk.services import clock as clock_module
 
 from . import factories
@@ -82,6 +83,7 @@ def database_settings(tmp_path_factory) -> tuple[dict, callable]:
 
 @pytest.fixture(scope="session")
 def app(tmp_path_factory):
+    compile_catalogs()  # the French plural rule lives in the compiled catalog
     settings, cleanup = database_settings(tmp_path_factory)
     app = create_app({
         "TESTING": True,
@@ -206,8 +208,14 @@ class GunicornServer:
     base_url: str
     log_path: Path
 
-    def read_log(self) -> str:
-        return self.log_path.read_text(encoding="utf-8", errors="replace")
+    def log_size(self) -> int:
+        return self.log_path.stat().st_size
+
+    def read_log(self, start: int = 0) -> str:
+        """Return the server's output from byte offset start (a log_size() taken earlier)."""
+        with open(self.log_path, "rb") as log_file:
+            log_file.seek(start)
+            return log_file.read().decode("utf-8", errors="replace")
 
 
 def database_url_for_subprocess(app) -> str:

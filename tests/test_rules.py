@@ -222,3 +222,14 @@ def test_other_students_ia_not_found(client, world):
     response = post_form(client, f"/inscriptions/{other_ia.id}/validation", elements_form(complete_choice(world)))
     assert response.status_code == 404
     assert db.session.scalar(select(func.count()).select_from(Ip)) == 0
+
+
+def test_counter_french_plural(app):
+    from kiosk.services.rules import ListResult, list_counter
+    from kiosk.services.tree import TreeList
+
+    choose_two = TreeList(lse_id=1, code="L", label="Liste", type="X", min_chosen=2, max_chosen=2, parent_elp_id=None)
+    with app.test_request_context():
+        assert list_counter(ListResult(choose_two, 0, 0, True)) == "0 sur 2 choisi"
+        assert list_counter(ListResult(choose_two, 1, 0, True)) == "1 sur 2 choisi"
+        assert list_counter(ListResult(choose_two, 2, 0, True)) == "2 sur 2 choisis"
