@@ -69,6 +69,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     web.init_app(app)
     cli.init_app(app)
 
+    if app.config["KIOSK_MAX_IN_FLIGHT"]:
+        from .overload import OverloadGuard
+
+        app.wsgi_app = OverloadGuard(app.wsgi_app, int(app.config["KIOSK_MAX_IN_FLIGHT"]))
+
     if not app.debug and not app.testing:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     return app

@@ -39,6 +39,10 @@ class DefaultConfig:
     MAIL_ASCII_ATTACHMENTS = False
     MAIL_SUPPRESS_SEND = False  # Flask-Mail would otherwise drop every mail under TESTING
 
+    # Requests one worker process serves at once; the next get a 503 "réessayez" page at once.
+    # None turns the guard off (see kiosk/overload.py for sizing against gunicorn's threads).
+    KIOSK_MAX_IN_FLIGHT = None
+
     BABEL_DEFAULT_LOCALE = "fr"
     BABEL_DEFAULT_TIMEZONE = "Europe/Paris"
     LANGUAGES = ("fr", "en")
@@ -57,6 +61,8 @@ def environment_overrides() -> dict:
         overrides["SQLALCHEMY_DATABASE_URI"] = os.environ["KIOSK_DATABASE_URL"]
     if "KIOSK_MAIL_PORT" in os.environ:
         overrides["MAIL_PORT"] = int(os.environ["KIOSK_MAIL_PORT"])
+    if "KIOSK_MAX_IN_FLIGHT" in os.environ:
+        overrides["KIOSK_MAX_IN_FLIGHT"] = int(os.environ["KIOSK_MAX_IN_FLIGHT"])
     if "KIOSK_DEMO_LOGIN" in os.environ:
         overrides["KIOSK_DEMO_LOGIN"] = os.environ["KIOSK_DEMO_LOGIN"] == "1"
     if "KIOSK_ACADEMIC_YEAR" in os.environ:
