@@ -123,3 +123,19 @@ def test_withdrawn_element_reported(client, world):
     assert "n'est plus proposé" in text
     assert "UE B" in text
     assert "1 sur 2 choisi" in text
+
+
+def test_contract_pdf_rendered_once(client, world, monkeypatch):
+    from kiosk.services import contract as contract_service
+
+    renders = []
+    real_render = contract_service.render_contract_pdf
+    monkeypatch.setattr(contract_service, "render_contract_pdf", lambda data: renders.append(1) or real_render(data))
+    log_in(client, world.student.number)
+    post_form(client, f"/inscriptions/{world.ia.id}/validation", elements_form(complete_choice(world)) + [("base_version", "0")])
+    ip = db.session.scalar(select(Ip))
+    first = client.get(f"/contrats/{ip.id}/v1.pdf")
+    second = client.get(f"/contrats/{ip.id}/v1.pdf")
+    assert first.data.startswith(b"%PDF")
+    assert second.data == first.data
+    assert len(renders) == 1  # rendered for the mail at validation, then served from storage

@@ -2,7 +2,8 @@
 
 from datetime import datetime
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, String, UniqueConstraint
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, LargeBinary, String, UniqueConstraint
+from sqlalchemy.orm import deferred
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -75,5 +76,7 @@ class IpVersion(db.Model):
     validated_at: Mapped[datetime]
     validated_by: Mapped[str] = mapped_column(String(120))  # the student number or a staff login
     contract: Mapped[dict] = mapped_column(JSON)
+    # The contract PDF, rendered once at the first need and served from here afterwards.
+    pdf: Mapped[bytes | None] = deferred(mapped_column(LargeBinary, default=None))
 
     ip: Mapped[Ip] = relationship(back_populates="versions")

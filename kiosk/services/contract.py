@@ -172,6 +172,18 @@ def reportlab_invariant_mode() -> Iterator[None]:
         rl_config.invariant = previous
 
 
+def ensure_contract_pdf(version: IpVersion) -> bytes:
+    """Return the version's PDF, rendering and storing it the first time.
+
+    A version never changes, so its PDF is rendered once; the caller's commit keeps it. Two
+    requests racing on a fresh version both render, and the bytes are identical (invariant mode).
+    """
+    if version.pdf is None:
+        version.pdf = render_contract_pdf(version.contract)
+        logger.info("Contract PDF of IP %s version %s rendered", version.ip_id, version.number)
+    return version.pdf
+
+
 def queue_contract_mail(student: Student, version: IpVersion) -> OutboxMail:
     """Queue the contract as a PDF attachment to the student's own address."""
     contract = version.contract
@@ -186,5 +198,5 @@ def queue_contract_mail(student: Student, version: IpVersion) -> OutboxMail:
         subject=subject,
         body_text=body,
         attachment_name=attachment_filename(contract),
-        attachment_data=render_contract_pdf(contract),
+        attachment_data=ensure_contract_pdf(version),
     )

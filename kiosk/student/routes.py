@@ -6,12 +6,13 @@ import logging
 from flask import abort, current_app, flash, redirect, render_template, request, send_file, session, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 from .. import transaction
 from ..extensions import db
 from ..models import Group, Ia, Ip, IpVersion, Student
 from ..services import clock
-from ..services.contract import attachment_filename, queue_contract_mail, render_contract_pdf
+from ..services.contract import attachment_filename, ensure_contract_pdf, queue_contract_mail
 from ..services.eligibility import check_eligibility
 from ..services.groups import GroupFull, join_waitlist, offered_collections, place_student
 from ..services.ip import (
@@ -310,8 +311,15 @@ def contract(ip_id: int, number: int | None = None):
 @student_required
 def contract_pdf(ip_id: int, number: int):
     version = get_own_version(ip_id, number)
+    pdf = ensure_contract_pdf(version)
+    try:
+        transaction.commit()  # keep the PDF rendered on first download
+    except OperationalError as error:
+        # Storing is only a cache: a busy SQLite file must not cost the student the download.
+        db.session.rollback()
+        logger.warning("Contract PDF of IP %s version %s not stored: %s", ip_id, number, error)
     return send_file(
-        io.BytesIO(render_contract_pdf(version.contract)),
+        io.BytesIO(pdf),
         mimetype="application/pdf",
         as_attachment=not request.args.get("voir"),
         download_name=attachment_filename(version.contract),
