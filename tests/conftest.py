@@ -199,6 +199,7 @@ def browser_page(app_context, live_server, browser):
 GUNICORN_PATH = Path(sys.executable).parent / "gunicorn"
 GUNICORN_START_TIMEOUT = 20  # seconds
 GUNICORN_STOP_TIMEOUT = 10  # seconds
+GUNICORN_THREADS = 8  # per worker
 
 
 @dataclass
@@ -272,18 +273,27 @@ def gunicorn_server(app, tmp_path_factory):
     log_path = tmp_path_factory.mktemp("gunicorn") / "server.log"
     with socket.socket() as closed_mail_socket, open(log_path, "wb") as log_file:
         closed_mail_socket.bind(("127.0.0.1", 0))
+        # The developer's own KIOSK_* and GUNICORN_CMD_ARGS variables must not reach the server.
+        # NOTE: create_app() still reads instance/config.py, and no variable overrides its MAIL_SERVER.
+        inherited = {
+            name: value for name, value in os.environ.items()
+            if not name.startswith("KIOSK_") and name != "GUNICORN_CMD_ARGS"
+        }
         environment = {
-            **os.environ,
+            **inherited,
             "KIOSK_SECRET_KEY": "gunicorn-test-secret",
             "KIOSK_DEMO_LOGIN": "1",
             "KIOSK_ACADEMIC_YEAR": "2026",
             "KIOSK_DATABASE_URL": database_url_for_subprocess(app),
             "KIOSK_MAIL_PORT": str(closed_mail_socket.getsockname()[1]),
             "KIOSK_SMTP_TIMEOUT": "1",
+            # A worker never runs more requests than its threads, so this overload guard turns
+            # none away, whatever instance/config.py sets.
+            "KIOSK_MAX_IN_FLIGHT": str(GUNICORN_THREADS),
         }
         command = [
             str(GUNICORN_PATH), "--bind", f"127.0.0.1:{port}", "--chdir", str(factories.PROJECT_ROOT),
-            "--workers", "2", "--worker-class", "gthread", "--threads", "8",
+            "--workers", "2", "--worker-class", "gthread", "--threads", str(GUNICORN_THREADS),
             "--graceful-timeout", "5", "--no-control-socket", "wsgi:app",
         ]
         process = subprocess.Popen(command, env=environment, stdout=log_file, stderr=subprocess.STDOUT)
