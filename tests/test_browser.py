@@ -12,7 +12,7 @@ from sqlalchemy import select
 from kiosk.extensions import db
 from kiosk.models import Ip
 
-from .factories import World
+from .factories import World, make_cohort, make_collection
 
 VALIDATE_LABEL = "Valider mon inscription pédagogique"
 
@@ -73,8 +73,14 @@ def toggle(page: Page, box) -> None:
     assert focused_id == box_id, f"focus moved to {focused_id!r} after ticking {box_id}"
 
 
-def test_path_login_to_contract(world, browser_page):
+def test_path_login_to_contract(world, browser_page, clock):
+    from kiosk.services.groups import place_student
+
     page = browser_page
+    # UE A has two TD groups: TD1 already full, TD2 with 15 seats.
+    collection = make_collection(world.campaign, world.elps["UEA"], "TDA", [("TD1", 1, None), ("TD2", 15, None)])
+    place_student(make_cohort(world, 1)[0], collection.groups[0], "student", clock.now)
+    db.session.commit()
     s1_key = world.key("ROOT", "S1")
     choice_key = list_key(world, "CHOIX2", "S1")
     counter = page.locator(f"#counter-{choice_key}")
@@ -135,6 +141,14 @@ def test_path_login_to_contract(world, browser_page):
     expect(page.locator("#total-ects")).to_have_text("Total : 27 ECTS")
     assert page.evaluate(SAME_PAGE_MARKER) == "set before ticking"
 
+    # The groups of UE A appeared with the tree's swap: TD1 is full, TD2 takes the student.
+    groups = page.locator("#ip-groups")
+    expect(groups.locator(f"#seats-{collection.groups[0].id}")).to_have_text("complet")
+    expect(groups.locator(f"#seats-{collection.groups[1].id}")).to_have_text("15 places restantes")
+    swap_after(page, groups.get_by_role("button", name="Choisir TD2").click)
+    expect(groups.get_by_role("status")).to_have_text("Vous êtes inscrit(e) dans le groupe TD2.")
+    expect(groups.locator(f"#seats-{collection.groups[1].id}")).to_have_text("14 places restantes")
+
     # Validate: confirmation of version 1, then the contract page.
     page.get_by_role("button", name=VALIDATE_LABEL).click()
     expect(page).to_have_url(re.compile(r"/contrats/\d+/v1/confirmation$"))
@@ -146,6 +160,7 @@ def test_path_login_to_contract(world, browser_page):
     for label in ["UE obligatoire", "UE A", "ECUE A1", "UE B", "UE F", "UE G", "UE L"]:
         expect(contract_rows.get_by_role("cell", name=label, exact=True)).to_be_visible()
     expect(contract_rows.get_by_role("cell", name="UE C", exact=True)).to_have_count(0)
+    expect(page.locator(".contract-groups")).to_contain_text("TD2")
 
     # The PDF link downloads a PDF.
     with page.expect_download() as download_info:
