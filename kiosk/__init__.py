@@ -56,7 +56,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     with app.app_context():
         configure_engine(db.engine)
 
-    from . import cli, models, web  # noqa: F401  (models register their tables)
+    from . import cli, models, security, session_guard, web  # noqa: F401  (models register their tables)
     from .admin import admin_blueprint
     from .student import student_blueprint
 
@@ -67,12 +67,22 @@ def create_app(test_config: dict | None = None) -> Flask:
 
         app.register_blueprint(demo_mailbox)
     web.init_app(app)
+    # After the blueprints: the rate limits wrap their views, and the idle check goes before CSRF's.
+    security.init_app(app)
+    session_guard.init_app(app)
     cli.init_app(app)
 
     if app.config["KIOSK_MAX_IN_FLIGHT"]:
         from .overload import OverloadGuard
 
         app.wsgi_app = OverloadGuard(app.wsgi_app, int(app.config["KIOSK_MAX_IN_FLIGHT"]))
+    hops = int(app.config["KIOSK_PROXY_HOPS"])
+    if hops:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        # Trust that many proxies' X-Forwarded-For/-Proto/-Host: the CAS service URL, the Secure
+        # cookie and the rate limits per address then see the browser's side of the proxy.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)
 
     if not app.debug and not app.testing:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -1,12 +1,13 @@
-"""Request-wide behaviour: response headers, error pages and HTMX helpers."""
+"""Request-wide behaviour: error pages, template helpers and HTMX helpers (headers are in kiosk.security)."""
 
 import logging
 from datetime import date, datetime
 from pathlib import Path
 
-from flask import Flask, has_request_context, render_template, request
+from flask import Flask, g, has_request_context, render_template, request
 from flask_babel import gettext as _
-from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.exceptions import HTTPException
 
 from .extensions import db
 
@@ -23,37 +24,61 @@ def render_page_or_fragment(page: str, fragment: str, status: int = 200, **conte
     return render_template(fragment if is_htmx() else page, **context), status
 
 
+def render_http_error(error: HTTPException, message: str):
+    """Render the error page with the error's status and its headers, such as Allow for a 405."""
+    headers = [(name, value) for name, value in error.get_headers() if name.lower() != "content-type"]
+    return render_template("error.html", message=message, status=error.code), error.code, headers
+
+
+def discard_transaction() -> None:
+    """Roll the session back, or drop its connection when the database is gone and cannot roll back.
+
+    A connection that PostgreSQL terminated, or a server restart, makes the rollback itself
+    raise. The server has already discarded the transaction, so dropping the connection loses
+    nothing, and the request can still send its response.
+    """
+    try:
+        db.session.rollback()
+    except SQLAlchemyError as error:
+        logger.warning("Rollback failed, database connection dropped: %s", error)
+        db.session().invalidate()  # the scoped_session proxy has no invalidate()
+
+
 def init_app(app: Flask) -> None:
-    @app.after_request
-    def set_headers(response):
-        # Every page may show personal data, and shared kiosks keep the browser history.
-        if not request.path.startswith("/static/"):
-            response.headers["Cache-Control"] = "no-store"
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        return response
-
-    @app.errorhandler(CSRFError)
-    def csrf_failed(error):
-        logger.warning("CSRF check failed on %s: %s", request.path, error.description)
-        message = _(
-            "Votre formulaire a expiré ou n'a pas pu être vérifié. Rechargez la page et recommencez : "
-            "ce qui était déjà enregistré est conservé."
-        )
-        return render_template("error.html", message=message, status=400), 400
-
     @app.errorhandler(404)
-    def not_found(_error):
-        return render_template("error.html", message=_("Cette page n'existe pas."), status=404), 404
+    def not_found(error):
+        return render_http_error(error, _("Cette page n'existe pas."))
 
     @app.errorhandler(403)
-    def forbidden(_error):
-        return render_template("error.html", message=_("Vous n'avez pas accès à cette page."), status=403), 403
+    def forbidden(error):
+        return render_http_error(error, _("Vous n'avez pas accès à cette page."))
+
+    @app.errorhandler(405)
+    def method_not_allowed(error):
+        return render_http_error(error, _("Cette page ne s'utilise pas de cette façon. Revenez à l'accueil et recommencez."))
+
+    @app.errorhandler(HTTPException)
+    def other_http_error(error):
+        """Show every other HTTP error (400, 409, 413…) as a French page rather than Werkzeug's English one."""
+        if error.code is None or error.code < 400:
+            return error
+        message = _("Votre demande n'a pas pu être traitée (erreur %(code)s). Revenez à l'accueil et recommencez.", code=error.code)
+        return render_http_error(error, message)
+
+    @app.teardown_appcontext
+    def end_transaction(_exception):
+        # Registered after Flask-SQLAlchemy's teardown, so it runs before it: that one would
+        # raise on a lost connection and turn a finished response into gunicorn's bare 500.
+        discard_transaction()
 
     @app.errorhandler(500)
-    def server_error(_error):
-        db.session.rollback()
+    def server_error(error):
+        discard_transaction()
+        if isinstance(getattr(error, "original_exception", None), SQLAlchemyError):
+            # The database failed (a locked SQLite file, a lost connection): the page must not query
+            # it again for the logged-in user's name, or rendering it fails too and the user gets
+            # Werkzeug's bare English 500 page instead of this one.
+            g.is_database_failing = True
         return render_template(
             "error.html", message=_("Une erreur inattendue s'est produite. Réessayez dans un instant."), status=500
         ), 500
@@ -67,9 +92,10 @@ def init_app(app: Flask) -> None:
 
     @app.context_processor
     def template_helpers():
+        may_query_users = has_request_context() and not g.get("is_database_failing", False)
         return {
-            "current_student": current_student() if has_request_context() else None,
-            "current_staff": current_staff() if has_request_context() else None,
+            "current_student": current_student() if may_query_users else None,
+            "current_staff": current_staff() if may_query_users else None,
             "get_locale": get_locale,
             "format_ects": format_ects,
             "year_label": clock.year_label,
@@ -100,4 +126,5 @@ def init_app(app: Flask) -> None:
     @app.template_filter("format_datetime_local")
     def format_datetime_filter(value_utc):
         """Show a naive UTC datetime in the university's time zone."""
-        return format_datetime(clock.to_local(value_utc), "d MMMM y 'à' HH:mm")
+        # The Babel pattern is a message, so that each language words it: "4 December 2026 at 14:05".
+        return format_datetime(clock.to_local(value_utc), _("d MMMM y 'à' HH:mm"))

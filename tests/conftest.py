@@ -5,7 +5,10 @@ schema of its own, dropped at the end.
 """
 
 import contextvars
+import email
+import email.policy
 import http.client
+import itertools
 import os
 import socket
 import subprocess
@@ -13,11 +16,15 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 import pytest
+import redis
+from aiosmtpd.controller import Controller
 from flask import has_app_context
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
@@ -32,6 +39,8 @@ from kiosk.services import clock as clock_module
 from . import factories
 
 TEST_NOW = datetime(2026, 12, 4, 10, 0)  # naive UTC: 11:00 in Paris
+# Each test run counts rate limits in Redis under keys of its own, deleted after every test.
+RATE_LIMIT_KEY_PREFIX = f"kiosk-test-{uuid.uuid4().hex[:10]}"
 
 CHROMIUM_PATH = os.environ.get("KIOSK_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -95,6 +104,7 @@ def app(tmp_path_factory):
         "MAIL_SERVER": "127.0.0.1",
         "MAIL_PORT": 1,  # nothing listens here unless a test starts an SMTP server
         "KIOSK_SMTP_TIMEOUT": 3.0,
+        "KIOSK_RATELIMIT_KEY_PREFIX": RATE_LIMIT_KEY_PREFIX,
         **settings,
     })
     app.test_client_class = KioskClient
@@ -113,6 +123,20 @@ def app_context(app):
         db.session.rollback()
         db.session.remove()
         clean_tables()
+        reset_rate_limits(app)
+
+
+def reset_rate_limits(app) -> None:
+    """Delete this run's rate-limit counters, so that every test starts with its whole allowance."""
+    uri = app.config["KIOSK_RATELIMIT_STORAGE_URI"]
+    if not uri.startswith("redis"):
+        app.extensions["kiosk_limiter"].reset()
+        return
+    client = redis.Redis.from_url(uri)
+    keys = list(client.scan_iter(match=f"*{RATE_LIMIT_KEY_PREFIX}*"))
+    if keys:
+        client.delete(*keys)
+    client.close()
 
 
 def clean_tables():
@@ -219,16 +243,18 @@ class GunicornServer:
             return log_file.read().decode("utf-8", errors="replace")
 
 
-def database_url_for_subprocess(app) -> str:
+def database_url_for_subprocess(app, query: dict | None = None) -> str:
     """Return the session app's database URL, with the PostgreSQL search_path moved into the URL.
 
     The session app passes the test schema through connect_args, which a process configured
-    only by KIOSK_DATABASE_URL cannot receive.
+    only by KIOSK_DATABASE_URL cannot receive. query adds more parameters to the URL.
     """
     url = make_url(app.config["SQLALCHEMY_DATABASE_URI"])
     options = app.config["SQLALCHEMY_ENGINE_OPTIONS"].get("connect_args", {}).get("options")
     if options:
         url = url.update_query_dict({"options": options})
+    if query:
+        url = url.update_query_dict(query)
     return url.render_as_string(hide_password=False)
 
 
@@ -259,43 +285,64 @@ def wait_until_serving(process: subprocess.Popen, port: int, log_path: Path) -> 
     pytest.fail(f"gunicorn did not serve GET /connexion within {GUNICORN_START_TIMEOUT} s:\n{log_path.read_text()}")
 
 
-@pytest.fixture(scope="session")
-def gunicorn_server(app, tmp_path_factory):
-    """Run the kiosk in a real gunicorn process (2 workers of 8 threads) on the session's database.
+@contextmanager
+def closed_loopback_port() -> Iterator[int]:
+    """Yield a loopback port that is bound but never listens, so every connection to it is refused."""
+    with socket.socket() as closed_socket:
+        closed_socket.bind(("127.0.0.1", 0))
+        yield closed_socket.getsockname()[1]
 
-    The server has its own clock (the real one), demo login on and academic year 2026. Its
-    mails go to a loopback port that is bound but never listens, so every connection is
-    refused and the mails stay pending.
+
+def kiosk_environment(app, mail_port: int, database_query: dict | None = None, **settings: str) -> dict[str, str]:
+    """Return the environment of a kiosk process (gunicorn or the flask CLI) on the session's database.
+
+    The process gets demo login on, academic year 2026, the same secret key as every other
+    process started here, and its mails go to mail_port. database_query adds parameters to the
+    database URL (such as application_name on PostgreSQL); settings adds or replaces KIOSK_*
+    variables.
+    """
+    # The developer's own KIOSK_* and GUNICORN_CMD_ARGS variables must not reach the server.
+    # NOTE: create_app() still reads instance/config.py, and no variable overrides its MAIL_SERVER.
+    inherited = {
+        name: value for name, value in os.environ.items()
+        if not name.startswith("KIOSK_") and name != "GUNICORN_CMD_ARGS"
+    }
+    return {
+        **inherited,
+        "KIOSK_SECRET_KEY": "gunicorn-test-secret",
+        "KIOSK_DEMO_LOGIN": "1",
+        "KIOSK_ACADEMIC_YEAR": "2026",
+        "KIOSK_DATABASE_URL": database_url_for_subprocess(app, database_query),
+        "KIOSK_MAIL_PORT": str(mail_port),
+        "KIOSK_SMTP_TIMEOUT": "1",
+        # Every client of these servers logs in from 127.0.0.1.
+        "KIOSK_RATELIMIT_KEY_PREFIX": f"{RATE_LIMIT_KEY_PREFIX}-server",
+        "KIOSK_LOGIN_RATE_LIMIT_PER_ADDRESS": "1000/minute",
+        **settings,
+    }
+
+
+@contextmanager
+def run_gunicorn(
+    app, log_path: Path, mail_port: int, workers: int = 2, threads: int = GUNICORN_THREADS,
+    max_in_flight: int = GUNICORN_THREADS, database_query: dict | None = None,
+) -> Iterator[GunicornServer]:
+    """Run the kiosk in a gunicorn process with gthread workers on a free loopback port, then stop it.
+
+    The server has its own clock (the real one); see kiosk_environment for its settings. With
+    max_in_flight equal to threads, the overload guard turns no request away, because a worker
+    never runs more requests than its threads.
     """
     if not GUNICORN_PATH.exists():
         pytest.fail(f"gunicorn not found at {GUNICORN_PATH}: install requirements.txt in the interpreter's environment")
     port = free_loopback_port()
-    log_path = tmp_path_factory.mktemp("gunicorn") / "server.log"
-    with socket.socket() as closed_mail_socket, open(log_path, "wb") as log_file:
-        closed_mail_socket.bind(("127.0.0.1", 0))
-        # The developer's own KIOSK_* and GUNICORN_CMD_ARGS variables must not reach the server.
-        # NOTE: create_app() still reads instance/config.py, and no variable overrides its MAIL_SERVER.
-        inherited = {
-            name: value for name, value in os.environ.items()
-            if not name.startswith("KIOSK_") and name != "GUNICORN_CMD_ARGS"
-        }
-        environment = {
-            **inherited,
-            "KIOSK_SECRET_KEY": "gunicorn-test-secret",
-            "KIOSK_DEMO_LOGIN": "1",
-            "KIOSK_ACADEMIC_YEAR": "2026",
-            "KIOSK_DATABASE_URL": database_url_for_subprocess(app),
-            "KIOSK_MAIL_PORT": str(closed_mail_socket.getsockname()[1]),
-            "KIOSK_SMTP_TIMEOUT": "1",
-            # A worker never runs more requests than its threads, so this overload guard turns
-            # none away, whatever instance/config.py sets.
-            "KIOSK_MAX_IN_FLIGHT": str(GUNICORN_THREADS),
-        }
-        command = [
-            str(GUNICORN_PATH), "--bind", f"127.0.0.1:{port}", "--chdir", str(factories.PROJECT_ROOT),
-            "--workers", "2", "--worker-class", "gthread", "--threads", str(GUNICORN_THREADS),
-            "--graceful-timeout", "5", "--no-control-socket", "wsgi:app",
-        ]
+    environment = kiosk_environment(app, mail_port, database_query, KIOSK_MAX_IN_FLIGHT=str(max_in_flight))
+    command = [
+        str(GUNICORN_PATH), "--bind", f"127.0.0.1:{port}", "--chdir", str(factories.PROJECT_ROOT),
+        "--workers", str(workers), "--worker-class", "gthread", "--threads", str(threads),
+        "--graceful-timeout", "5", "--no-control-socket", "wsgi:app",
+    ]
+    with open(log_path, "wb") as log_file:
         process = subprocess.Popen(command, env=environment, stdout=log_file, stderr=subprocess.STDOUT)
         try:
             wait_until_serving(process, port, log_path)
@@ -309,9 +356,104 @@ def gunicorn_server(app, tmp_path_factory):
                 process.wait()
 
 
+@pytest.fixture(scope="session")
+def gunicorn_server(app, tmp_path_factory):
+    """Run the kiosk in a real gunicorn process (2 workers of 8 threads) on the session's database.
+
+    Its mails go to a loopback port that is bound but never listens, so every connection is
+    refused and the mails stay pending.
+    """
+    log_path = tmp_path_factory.mktemp("gunicorn") / "server.log"
+    with closed_loopback_port() as mail_port, run_gunicorn(app, log_path, mail_port) as server:
+        yield server
+
+
+@pytest.fixture
+def start_gunicorn(app, tmp_path):
+    """Return a function that starts one more gunicorn server for this test: start(**run_gunicorn options).
+
+    Each server's mails go to a closed port unless mail_port is given; every server stops when
+    the test ends.
+    """
+    with ExitStack() as servers:
+        mail_port = servers.enter_context(closed_loopback_port())
+        numbers = itertools.count(1)
+
+        def start(**options) -> GunicornServer:
+            log_path = tmp_path / f"gunicorn-{next(numbers)}.log"
+            options.setdefault("mail_port", mail_port)
+            return servers.enter_context(run_gunicorn(app, log_path, **options))
+
+        yield start
+
+
+@pytest.fixture
+def start_flask_command(app):
+    """Return a function that starts `flask --app kiosk ARGS` in a subprocess on the session's database.
+
+    start(args, mail_port) returns the Popen, with stdout and stderr merged in a pipe. A
+    process still running when the test ends is killed.
+    """
+    processes: list[subprocess.Popen] = []
+
+    def start(args: list[str], mail_port: int) -> subprocess.Popen:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "flask", "--app", "kiosk", *args], cwd=factories.PROJECT_ROOT,
+            env=kiosk_environment(app, mail_port), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        )
+        processes.append(process)
+        return process
+
+    yield start
+    for process in processes:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
 @pytest.fixture
 def live_world(app_context):
     """The world of build_world dated by the real clock and committed, for a server process to read."""
     world = factories.build_world(clock_module.utcnow())
     db.session.commit()
     return world
+
+
+class SmtpServer:
+    """An aiosmtpd server on 127.0.0.1 that keeps every envelope it accepts.
+
+    on_receipt, when set, is called with each envelope before the server replies 250.
+    """
+
+    def __init__(self):
+        self.envelopes = []
+        self.on_receipt: Callable | None = None
+        self.port = free_loopback_port()
+        self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
+
+    async def handle_DATA(self, server, session, envelope):
+        self.envelopes.append(envelope)
+        if self.on_receipt is not None:
+            self.on_receipt(envelope)
+        return "250 Message accepted for delivery"
+
+    def messages(self) -> list[email.message.EmailMessage]:
+        return [
+            email.message_from_bytes(envelope.original_content, policy=email.policy.default)
+            for envelope in self.envelopes
+        ]
+
+    def start(self) -> None:
+        self._controller.start()
+
+    def stop(self) -> None:
+        self._controller.stop()
+
+
+@pytest.fixture
+def smtp_server():
+    """A running SMTP server; a test points MAIL_PORT at smtp_server.port when mail should arrive."""
+    server = SmtpServer()
+    server.start()
+    yield server
+    server.stop()

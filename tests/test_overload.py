@@ -62,3 +62,24 @@ def test_guard_frees_slot_after_response():
     for _ in range(3):
         status, _headers, _body = call(guard)
         assert status == "200 OK"
+
+
+def test_proxy_hops_trust_forwarded_headers(tmp_path):
+    from kiosk import create_app
+
+    app = create_app({
+        "TESTING": True, "SECRET_KEY": "x", "KIOSK_PROXY_HOPS": 1,
+        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'proxy.sqlite'}",
+    })
+
+    @app.get("/test-url-root")
+    def url_root():
+        from flask import request
+
+        return f"{request.url_root}|{request.remote_addr}"
+
+    response = app.test_client().get(
+        "/test-url-root",
+        headers={"X-Forwarded-Proto": "https", "X-Forwarded-Host": "ip.univ.example", "X-Forwarded-For": "203.0.113.7"},
+    )
+    assert response.get_data(as_text=True) == "https://ip.univ.example/|203.0.113.7"

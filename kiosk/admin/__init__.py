@@ -6,7 +6,7 @@ from .auth import current_staff
 
 admin_blueprint = Blueprint("admin", __name__)
 
-PUBLIC_ENDPOINTS = {"admin.login"}
+PUBLIC_ENDPOINTS = {"admin.login", "admin.cas_login"}
 
 
 @admin_blueprint.before_request
@@ -18,4 +18,4 @@ def require_staff():
     return None
 
 
-from . import auth_routes, home  # noqa: E402,F401  (routes register themselves on the blueprint)
+from . import audit, auth_routes, campaigns, cas_routes, cips, desk, followup, home, outbox, reminders, structure, transfers  # noqa: E402,F401  (routes register themselves on the blueprint)

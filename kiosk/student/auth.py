@@ -9,13 +9,18 @@ from ..models import Student
 
 
 def log_in(student: Student, method: str) -> None:
-    """Start a fresh session for the student, dropping whatever the previous user left."""
-    locale = session.get("locale")
+    """Start a fresh session for the student, dropping whatever the previous user left.
+
+    A language chosen before logging in is kept and stored on the student, for the next
+    sessions and the mails. Without one, the language stored earlier applies. The caller commits.
+    """
+    locale = session.get("locale") or student.locale
     session.clear()
     session["student_id"] = student.id
     session["login_method"] = method
     if locale:
         session["locale"] = locale
+        student.locale = locale
 
 
 def log_out() -> None:

@@ -8,7 +8,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
-from .. import transaction
+from .. import cas, transaction
 from ..extensions import db
 from ..models import Group, Ia, Ip, IpVersion, Student
 from ..services import clock
@@ -24,6 +24,7 @@ from ..services.students import update_contact
 from ..web import is_htmx
 from . import student_blueprint as bp
 from .auth import current_student, log_in, log_out, student_required
+from .cas_routes import cas_logout_url
 from .forms import ContactForm, DemoLoginForm
 
 logger = logging.getLogger(__name__)
@@ -64,7 +65,8 @@ def index():
 @bp.route("/connexion", methods=["GET", "POST"])
 def login():
     if not current_app.config["KIOSK_DEMO_LOGIN"]:
-        # TODO: CAS single sign-on is not wired yet, so without the demo login nobody can sign in.
+        if cas.is_enabled():
+            return redirect(url_for("student.cas_login"))
         return render_template("student/login_unavailable.html"), 503
     form = DemoLoginForm()
     if form.validate_on_submit():
@@ -73,6 +75,7 @@ def login():
             form.student_number.errors.append(_("Aucun étudiant de démonstration ne porte ce numéro."))
         else:
             log_in(student, "demo")
+            transaction.commit()
             logger.info("Demo login of student %s", student.id)
             return redirect(url_for("student.profile"))
     from ..demo.personas import demo_personas
@@ -82,7 +85,11 @@ def login():
 
 @bp.post("/deconnexion")
 def logout():
+    used_cas = session.get("login_method") == "cas"
     log_out()
+    if used_cas and cas.is_enabled():
+        # End the ENT session too, because on a shared kiosk the next person would otherwise be signed in as this student.
+        return redirect(cas_logout_url())
     flash(_("Vous êtes déconnecté. Pensez à fermer le navigateur sur un poste partagé."))
     return redirect(url_for("student.login"))
 
@@ -338,8 +345,21 @@ def send_contract(ip_id: int, number: int):
     return redirect(url_for("student.contract", ip_id=ip_id, number=number))
 
 
+def local_path_or_home(target: str | None) -> str:
+    """Return target if it is a path on this site, else the home page (no open redirect)."""
+    if target and target.startswith("/") and not target.startswith(("//", "/\\")):
+        return target
+    return url_for("student.index")
+
+
 @bp.post("/langue/<locale>")
 def set_locale(locale: str):
-    if locale in current_app.config["LANGUAGES"]:
-        session["locale"] = locale
-    return redirect(url_for("student.index"))
+    """Switch the screens to another language, then go back to the page. A logged-in student keeps it for the mails too."""
+    if locale not in current_app.config["LANGUAGES"]:
+        abort(404)
+    session["locale"] = locale
+    student = current_student()
+    if student is not None and student.locale != locale:
+        student.locale = locale
+        transaction.commit()
+    return redirect(local_path_or_home(request.form.get("next")))
