@@ -26,6 +26,19 @@ def set_french_plural(catalog: Catalog) -> None:
     catalog._num_plurals, catalog._plural_expr = 2, "(n > 1)"
 
 
+def student_locale(student) -> str:
+    """Return the language the student chose on the kiosk, or the default language.
+
+    Mails and documents made outside the student's own request (by staff, by the waitlist, by
+    a command) render in this language with flask_babel.force_locale.
+    """
+    from flask import current_app
+
+    if student.locale in current_app.config["LANGUAGES"]:
+        return student.locale
+    return current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
 def update_catalogs() -> None:
     """Extract the messages of kiosk/ and templates/, then merge them into every catalog."""
     from babel.messages.frontend import CommandLineInterface

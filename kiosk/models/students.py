@@ -21,6 +21,8 @@ class Student(db.Model):
     postal_code: Mapped[str | None] = mapped_column(String(10))
     city: Mapped[str | None] = mapped_column(String(120))
     country: Mapped[str | None] = mapped_column(String(60))
+    # Language chosen on the kiosk (a code of LANGUAGES), for the screens and the mails; None: the default.
+    locale: Mapped[str | None] = mapped_column(String(5))
 
     ias: Mapped[list["Ia"]] = relationship(back_populates="student", order_by="Ia.id")
 

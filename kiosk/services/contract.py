@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
 from flask import current_app, render_template
+from flask_babel import force_locale, get_locale
 from flask_babel import gettext as _
 from reportlab import rl_config
 from reportlab.pdfbase import pdfmetrics
@@ -20,6 +21,7 @@ from reportlab.platypus.tables import CellStyle
 from xhtml2pdf import pisa
 from xhtml2pdf.config.resources import ResourceAccessError, ResourceAccessPolicy
 
+from ..i18n import student_locale
 from ..models import IpVersion, OutboxMail, Student
 from .outbox import queue_mail
 
@@ -173,11 +175,14 @@ def reportlab_invariant_mode() -> Iterator[None]:
 
 
 def ensure_contract_pdf(version: IpVersion) -> bytes:
-    """Return the version's PDF, rendering and storing it the first time.
+    """Return the version's PDF in the current language, rendering and storing it the first time.
 
     A version never changes, so its PDF is rendered once; the caller's commit keeps it. Two
     requests racing on a fresh version both render, and the bytes are identical (invariant mode).
+    Only the default language's PDF is stored: the others are rendered at each request.
     """
+    if str(get_locale()) != current_app.config["BABEL_DEFAULT_LOCALE"]:
+        return render_contract_pdf(version.contract)
     if version.pdf is None:
         version.pdf = render_contract_pdf(version.contract)
         logger.info("Contract PDF of IP %s version %s rendered", version.ip_id, version.number)
@@ -185,18 +190,25 @@ def ensure_contract_pdf(version: IpVersion) -> bytes:
 
 
 def queue_contract_mail(student: Student, version: IpVersion) -> OutboxMail:
-    """Queue the contract as a PDF attachment to the student's own address."""
+    """Queue the contract as a PDF attachment to the student's own address, in the student's language.
+
+    The language is the one stored on the student, not the request's, so a mail queued by
+    staff at the desk reaches an English-speaking student in English too.
+    """
     contract = version.contract
-    subject = _(
-        "Votre contrat pédagogique %(year)s – %(vet)s (version %(version)s)",
-        year=contract["year"], vet=contract["vet"]["label"], version=version.number,
-    )
-    body = render_template("mail/contract.txt", contract=contract, student=student)
+    with force_locale(student_locale(student)):
+        subject = _(
+            "Votre contrat pédagogique %(year)s – %(vet)s (version %(version)s)",
+            year=contract["year"], vet=contract["vet"]["label"], version=version.number,
+        )
+        body = render_template("mail/contract.txt", contract=contract, student=student)
+        attachment_name = attachment_filename(contract)
+        attachment_data = ensure_contract_pdf(version)
     return queue_mail(
         recipient_name=student.full_name,
         recipient_address=student.email,
         subject=subject,
         body_text=body,
-        attachment_name=attachment_filename(contract),
-        attachment_data=ensure_contract_pdf(version),
+        attachment_name=attachment_name,
+        attachment_data=attachment_data,
     )

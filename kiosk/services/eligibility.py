@@ -96,4 +96,4 @@ def check_eligibility(ia: Ia, now_utc: datetime) -> Eligibility:
 
 
 def _local_text(moment_utc: datetime) -> str:
-    return format_datetime(clock.to_local(moment_utc), "d MMMM y 'à' HH:mm")
+    return format_datetime(clock.to_local(moment_utc), _("d MMMM y 'à' HH:mm"))

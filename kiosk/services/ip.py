@@ -6,7 +6,7 @@ from datetime import datetime
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
@@ -135,9 +135,14 @@ def save_selection(context: IpContext, requested: set[str], now_utc: datetime) -
     ip.campaign_id = context.campaign.id
     if stored_keys(ip) != evaluation.selected_keys:
         db.session.execute(delete(IpSelection).where(IpSelection.ip_id == ip.id))
+        rows = []
         for key in sorted(evaluation.selected_keys):
             parent_elp_id, lse_id, elp_id = parse_key(key)
-            db.session.add(IpSelection(ip_id=ip.id, parent_elp_id=parent_elp_id, lse_id=lse_id, elp_id=elp_id))
+            rows.append({"ip_id": ip.id, "parent_elp_id": parent_elp_id, "lse_id": lse_id, "elp_id": elp_id})
+        if rows:
+            # One executemany whatever the number of elements, where adding objects would send an
+            # INSERT per row on SQLite.
+            db.session.execute(insert(IpSelection), rows)
         ip.updated_at = now_utc
         db.session.expire(ip, ["selections"])
     return evaluation
@@ -174,6 +179,10 @@ def validate_ip(
     ip = context.ensure_ip(now_utc)
     if base_version is None:
         base_version = ip.version_count
+    elif not 0 <= base_version <= ip.version_count:
+        # No form ever carried this number (a forged one): nothing to claim. This also keeps
+        # integers past the database's range, such as 2**63, out of the UPDATE below.
+        raise IpAlreadyValidated(latest_version(ip))
     number = base_version + 1
     status = "complete" if evaluation.is_complete and not unsettled_messages(offered) else "partial"
     claimed = db.session.execute(
@@ -214,9 +223,11 @@ def build_contract_data(
     student = ia.student
     rows = []
     semesters = []
-    for depth, element in tree.walk():
-        if element.key not in evaluation.chosen_keys:
-            continue
+    chosen = [(depth, element) for depth, element in tree.walk() if element.key in evaluation.chosen_keys]
+    # The parent of a list may be a fictive ELP, which the tree does not show, so its code is read here.
+    parent_ids = {element.parent_list.parent_elp_id for _depth, element in chosen} - {None}
+    parent_codes = dict(db.session.execute(select(Elp.id, Elp.code).where(Elp.id.in_(parent_ids))).all()) if parent_ids else {}
+    for depth, element in chosen:
         if element.is_acquired:
             situation = "acquired"
         elif element.is_mandatory:
@@ -227,6 +238,8 @@ def build_contract_data(
         rows.append({
             "depth": depth, "code": element.code, "label": element.label,
             "nature": element.nature_code, "ects": format_ects(credited), "situation": situation,
+            "list_code": element.parent_list.code,
+            "parent_code": parent_codes.get(element.parent_list.parent_elp_id),
         })
         if element.is_semester:
             semesters.append({"label": element.label, "ects": format_ects(credited)})
