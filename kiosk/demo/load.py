@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import func, select
 
 from ..extensions import db
-from ..models import Campaign, CampaignElp, CampaignVet, Elp, Ia, ListLink, Student, Vet
+from ..models import Campaign, CampaignElp, CampaignVet, Elp, Ia, ListLink, StaffUser, Student, Vet
 from .cohort import create_cohort
 from .groups import create_groups
 from .programmes import DemoStructure, create_structure
@@ -44,6 +44,7 @@ def load_demo(now_utc: datetime, year: int) -> list[tuple[str, str]]:
     campaigns = create_campaigns(structure, now_utc, year)
     create_groups(campaigns)
     personas = create_cohort(structure, year, now_utc.date())
+    create_demo_staff(structure)
     db.session.flush()
 
     logger.info(
@@ -114,6 +115,23 @@ def elps_to_offer(vet: Vet) -> list[Elp]:
 
 def child_links(condition) -> list[ListLink]:
     return list(db.session.scalars(select(ListLink).where(condition).order_by(ListLink.position)))
+
+
+# Demo staff accounts (login, password, is_admin, CIP codes); README.md lists them.
+DEMO_STAFF = [
+    ("scolarite", "demo-scolarite", True, ()),
+    ("gestion-sci", "demo-gestion", False, ("SCI",)),
+]
+
+
+def create_demo_staff(structure: DemoStructure) -> None:
+    for login, password, is_admin, cip_codes in DEMO_STAFF:
+        staff = StaffUser(
+            login=login, display_name=f"Démo {login}", is_admin=is_admin,
+            cips=[structure.cips[code] for code in cip_codes],
+        )
+        staff.set_password(password)
+        db.session.add(staff)
 
 
 def count_rows(model) -> int:
