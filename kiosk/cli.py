@@ -7,6 +7,8 @@ from flask import Flask
 
 from .database import use_immediate_transactions
 from .extensions import db
+from .privacy_cli import purge_personal_data_command
+from .reminders_cli import remind_command
 
 logger = logging.getLogger(__name__)
 
@@ -15,7 +17,10 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(send_mail_command)
     app.cli.add_command(load_demo_command)
     app.cli.add_command(create_staff_command)
+    from .transfers_cli import register; register(app)
     app.cli.add_command(translations_command)
+    app.cli.add_command(purge_personal_data_command)
+    app.cli.add_command(remind_command)
 
 
 @click.command("send-mail")

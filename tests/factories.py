@@ -202,3 +202,21 @@ def make_staff(login: str, cips: list[Cip] = (), is_admin: bool = False, passwor
     db.session.add(staff)
     db.session.flush()
     return staff
+
+
+def make_ip(student: Student, vet: Vet, status: str, updated_at: datetime, validated_at: list[datetime] = ()):
+    """Create the student's IP on the VET with its status, and one contract version per validation time.
+
+    The versions take the IP's status; their contract is left empty.
+    """
+    from kiosk.models import Ip, IpVersion
+
+    ip = Ip(student_id=student.id, year=YEAR, vet_id=vet.id, status=status, origin="web",
+            version_count=len(validated_at), created_at=updated_at, updated_at=updated_at)
+    db.session.add(ip)
+    db.session.flush()
+    for number, moment in enumerate(validated_at, start=1):
+        db.session.add(IpVersion(ip_id=ip.id, number=number, status=status, validated_at=moment,
+                                 validated_by=student.number, contract={}))
+    db.session.flush()
+    return ip

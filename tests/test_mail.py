@@ -4,8 +4,6 @@ An aiosmtpd server plays the working SMTP relay. A closed port, and a server tha
 TCP connections but never replies, play an outage.
 """
 
-import email
-import email.policy
 import socket
 import threading
 import time
@@ -13,7 +11,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy import func, select
 
 from kiosk.extensions import db
@@ -34,31 +31,6 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
-
-
-class SmtpServer:
-    """An aiosmtpd server on 127.0.0.1 that keeps every envelope it accepts."""
-
-    def __init__(self):
-        self.envelopes = []
-        self.port = free_port()
-        self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
-
-    async def handle_DATA(self, server, session, envelope):
-        self.envelopes.append(envelope)
-        return "250 Message accepted for delivery"
-
-    def messages(self) -> list[email.message.EmailMessage]:
-        return [
-            email.message_from_bytes(envelope.original_content, policy=email.policy.default)
-            for envelope in self.envelopes
-        ]
-
-    def start(self) -> None:
-        self._controller.start()
-
-    def stop(self) -> None:
-        self._controller.stop()
 
 
 @contextmanager
@@ -87,15 +59,6 @@ def silent_tcp_server():
         for connection in connections:
             connection.close()
         listener.close()
-
-
-@pytest.fixture
-def smtp_server():
-    """A running SMTP server; a test points MAIL_PORT at smtp_server.port when mail should arrive."""
-    server = SmtpServer()
-    server.start()
-    yield server
-    server.stop()
 
 
 @dataclass
