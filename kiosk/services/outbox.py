@@ -7,7 +7,6 @@ transaction is durable. Whatever fails to leave stays pending, and `flask --app 
 
 import logging
 import smtplib
-import socket
 import uuid
 from email.utils import make_msgid
 
@@ -121,7 +120,7 @@ def _send_one(mail_id: int, max_attempts: int) -> bool:
     try:
         with TimedConnection(current_app.extensions["mail"]) as connection:
             connection.send(build_message(row))
-    except (OSError, smtplib.SMTPException, socket.timeout) as error:
+    except (OSError, smtplib.SMTPException, UnicodeError) as error:  # UnicodeError: an address or header SMTP cannot carry
         row.attempts += 1
         row.last_error = f"{type(error).__name__}: {error}"[:2000]
         if row.attempts >= max_attempts:
