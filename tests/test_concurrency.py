@@ -6,12 +6,7 @@ database: no seat taken twice or lost, no duplicate version, no server error.
 
 import threading
 import time
-import urllib.error
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from http.cookiejar import CookieJar
-from urllib.parse import urlencode
 
 from sqlalchemy import func, select
 
@@ -21,68 +16,10 @@ from kiosk.services import clock
 from kiosk.services.groups import place_student
 
 from .factories import complete_choice, make_cohort, make_collection
-from .helpers import CSRF_PATTERN, elements_form
+from .helpers import REQUEST_TIMEOUT, Response, StudentSession, elements_form
 
-REQUEST_TIMEOUT = 30  # seconds, for each HTTP request and for the barrier
 PLACED = "Vous êtes inscrit(e) dans le groupe"
 FULL = "Groupe complet"
-
-
-@dataclass
-class Response:
-    """An HTTP response as the tests read it: status, Location header and decoded body."""
-
-    status: int
-    location: str | None
-    text: str
-
-
-class NoRedirects(urllib.request.HTTPRedirectHandler):
-    """Leave redirects to the caller, which checks their status and Location."""
-
-    def redirect_request(self, *args, **kwargs):
-        return None
-
-
-class StudentSession:
-    """One student's HTTP session with the server: its own cookies, no proxy, no redirect followed."""
-
-    def __init__(self, base_url: str):
-        self.base_url = base_url
-        self.opener = urllib.request.build_opener(
-            urllib.request.ProxyHandler({}), urllib.request.HTTPCookieProcessor(CookieJar()), NoRedirects(),
-        )
-        self.csrf_token: str | None = None
-
-    def request(self, path: str, form: list[tuple[str, str]] | None = None, headers: dict | None = None) -> Response:
-        data = urlencode(form).encode() if form is not None else None
-        request = urllib.request.Request(self.base_url + path, data=data, headers=headers or {})
-        try:
-            with self.opener.open(request, timeout=REQUEST_TIMEOUT) as response:
-                return Response(response.status, response.headers.get("Location"), response.read().decode())
-        except urllib.error.HTTPError as error:
-            # urllib raises HTTPError for every status outside 2xx, including the redirects left unfollowed.
-            with error:
-                return Response(error.code, error.headers.get("Location"), error.read().decode())
-
-    def fetch_csrf_token(self, path: str) -> None:
-        page = self.request(path)
-        match = CSRF_PATTERN.search(page.text)
-        assert match, f"no CSRF token on {path} (status {page.status})"
-        self.csrf_token = match.group(1)
-
-    def log_in(self, student_number: str) -> None:
-        """Log in through the demo form, then keep a token of the new session for later forms."""
-        self.fetch_csrf_token("/connexion")
-        response = self.post("/connexion", [("student_number", student_number)])
-        assert response.status == 302, f"demo login of student {student_number} returned {response.status}"
-        self.fetch_csrf_token("/inscriptions")
-
-    def post(self, path: str, form: list[tuple[str, str]], htmx: bool = False) -> Response:
-        """POST as the browser does: the token in the X-CSRFToken header for htmx, else in the form."""
-        if htmx:
-            return self.request(path, form, {"HX-Request": "true", "X-CSRFToken": self.csrf_token})
-        return self.request(path, form + [("csrf_token", self.csrf_token)])
 
 
 def open_sessions(base_url: str, logins: list[tuple[str, int]], draft: list[tuple[str, str]]) -> list[StudentSession]:

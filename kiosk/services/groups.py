@@ -12,6 +12,7 @@ from datetime import datetime
 from flask_babel import gettext as _
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
 
 from ..extensions import db
 from ..models import CampaignCollection, Group, GroupCollection, GroupMembership, Student, WaitlistEntry
@@ -64,6 +65,7 @@ def offered_collections(tree: Tree, chosen_keys: set[str], campaign_id: int, stu
     collections = db.session.scalars(
         select(GroupCollection)
         .where(or_(GroupCollection.vet_id == tree.vet.id, GroupCollection.elp_id.in_(owners)))
+        .options(selectinload(GroupCollection.groups))  # one query for every collection's groups
         .order_by(GroupCollection.id)
     ).all()
     if not collections:
@@ -150,6 +152,12 @@ def place_student(
     membership = _locked_membership(group.collection_id, student.id)
     if membership is not None and membership.group_id == group.id:
         return membership
+    if membership is not None:
+        # A move updates two group rows. Lock both in id order first (PostgreSQL): two students
+        # moving in opposite directions would otherwise each lock one row and wait for the other's.
+        db.session.execute(
+            select(Group.id).where(Group.id.in_([membership.group_id, group.id])).order_by(Group.id).with_for_update()
+        )
     if not take_seat(group.id, limit_column):
         raise GroupFull()
     if membership is not None:
