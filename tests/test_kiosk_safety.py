@@ -326,6 +326,7 @@ def test_countdown_counts_down(world, browser_page):
 def test_poll_marked_as_background(world, browser_page):
     page = browser_page
     browser_log_in(page, world.student.number)
+    page.wait_for_load_state("load")  # kiosk.js is deferred: its listeners exist once the page has loaded
     # htmx gives polling requests no triggering event; a click gives one.
     headers = page.evaluate(
         """() => {
