@@ -240,10 +240,12 @@ def test_confirmation_and_contract(world, complete_draft, page):
     open_elements(page)
     page.get_by_role("button", name=VALIDATE_LABEL).click()
     expect(page).to_have_url(re.compile(r"/contrats/\d+/v1/confirmation$"))
+    page.wait_for_load_state("load")
     check_page(page, "confirmation")
 
     page.get_by_role("link", name="Voir mon contrat").click()
     expect(page).to_have_url(re.compile(r"/contrats/\d+/v1$"))
+    page.wait_for_load_state("load")
     check_page(page, "contract")
 
     # A second validation adds the links between versions.
@@ -258,6 +260,7 @@ def test_personal_data_page(world, page):
     log_in(page, world.student.number)
     page.get_by_role("link", name=re.compile("Vos données personnelles")).click()
     expect(page).to_have_url(re.compile(r"/dossier/donnees-personnelles$"))
+    page.wait_for_load_state("load")
     check_page(page, "personal data")
 
 
@@ -281,6 +284,7 @@ def test_staff_pages(world, page):
     page.get_by_label("Mot de passe").fill("mot-de-passe-test")
     page.get_by_role("button", name="Se connecter").click()
     expect(page).to_have_url(re.compile(r"/gestion/$"))
+    page.wait_for_load_state("load")
     check_page(page, "staff home")
 
 
@@ -322,17 +326,20 @@ def test_keyboard_path(world, page):
     page.keyboard.type(world.student.number)
     page.keyboard.press("Enter")
     expect(page).to_have_url(re.compile(r"/dossier$"))
+    page.wait_for_load_state("load")
     check_phone_layout(page, "profile")
 
     # Profile: the submit button comes after the six fields.
     tab_to(page, "form.stack button[type=submit]")
     page.keyboard.press("Enter")
     expect(page).to_have_url(re.compile(r"/inscriptions$"))
+    page.wait_for_load_state("load")
     check_phone_layout(page, "registrations")
 
     tab_to(page, f"a[href$='/inscriptions/{world.ia.id}/elements']")
     page.keyboard.press("Enter")
     expect(page).to_have_url(re.compile(r"/elements$"))
+    page.wait_for_load_state("load")
 
     # Tick the elements with Space; htmx keeps focus on the box, so Tab goes on from there.
     for list_code, elp_code, parent_code in boxes:
@@ -352,11 +359,13 @@ def test_keyboard_path(world, page):
     tab_to(page, "button[formaction$='/validation']")
     page.keyboard.press("Enter")
     expect(page).to_have_url(re.compile(r"/contrats/\d+/v1/confirmation$"))
+    page.wait_for_load_state("load")
     check_phone_layout(page, "confirmation")
 
     tab_to(page, "a[href$='/v1']")
     page.keyboard.press("Enter")
     expect(page).to_have_url(re.compile(r"/contrats/\d+/v1$"))
+    page.wait_for_load_state("load")
     expect(page.locator(".contract-groups")).to_contain_text("TDK1")
     check_phone_layout(page, "contract")
 

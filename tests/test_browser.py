@@ -36,6 +36,7 @@ def log_in(page: Page, student_number: str) -> None:
     number_field.fill(student_number)
     number_field.press("Enter")
     expect(page).to_have_url(re.compile(r"/dossier$"))
+    page.wait_for_load_state("load")  # htmx and kiosk.js are deferred scripts
 
 
 def open_elements(page: Page) -> None:
@@ -43,6 +44,7 @@ def open_elements(page: Page) -> None:
     page.goto("/inscriptions")
     page.get_by_role("link", name="Choisir mes enseignements").click()
     expect(page).to_have_url(re.compile(r"/inscriptions/\d+/elements$"))
+    page.wait_for_load_state("load")  # htmx must be running before the first tick
 
 
 def swap_after(page: Page, action) -> None:
@@ -91,6 +93,7 @@ def test_path_login_to_contract(world, browser_page, clock):
     page.get_by_label("Téléphone").fill("07 98 76 54 32")
     page.get_by_role("button", name="Enregistrer et continuer").click()
     expect(page).to_have_url(re.compile(r"/inscriptions$"))
+    page.wait_for_load_state("load")
     expect(page.get_by_text("Vos coordonnées ont été enregistrées.")).to_be_visible()
 
     # The summary shows the VET with no IP yet.
@@ -98,6 +101,7 @@ def test_path_login_to_contract(world, browser_page, clock):
     expect(page.locator(".status-none")).to_have_text("non commencée")
     page.get_by_role("link", name="Choisir mes enseignements").click()
     expect(page).to_have_url(re.compile(rf"/inscriptions/{world.ia.id}/elements$"))
+    page.wait_for_load_state("load")
     # French puts 0 in the singular, which the counter does not do yet, so both forms pass.
     expect(counter).to_have_text(re.compile(r"^0 sur 2 choisis?$"))
     expect(semester_total).to_contain_text("6 ECTS")
@@ -152,9 +156,11 @@ def test_path_login_to_contract(world, browser_page, clock):
     # Validate: confirmation of version 1, then the contract page.
     page.get_by_role("button", name=VALIDATE_LABEL).click()
     expect(page).to_have_url(re.compile(r"/contrats/\d+/v1/confirmation$"))
+    page.wait_for_load_state("load")
     expect(page.get_by_role("status")).to_contain_text("Contrat pédagogique version 1")
     page.get_by_role("link", name="Voir mon contrat").click()
     expect(page).to_have_url(re.compile(r"/contrats/\d+/v1$"))
+    page.wait_for_load_state("load")
     expect(page.locator(".contract-identity")).to_contain_text("Lefèvre-Ngô Zoé")
     contract_rows = page.locator(".contract-elements tbody")
     for label in ["UE obligatoire", "UE A", "ECUE A1", "UE B", "UE F", "UE G", "UE L"]:
@@ -217,6 +223,7 @@ def test_draft_kept_after_logout(world, browser_page):
     # So does a new session, where the summary calls the IP a draft.
     page.get_by_role("button", name="Terminer et se déconnecter").click()
     expect(page).to_have_url(re.compile(r"/connexion$"))
+    page.wait_for_load_state("load")
     log_in(page, world.student.number)
     page.goto("/inscriptions")
     expect(page.locator(".status-draft")).to_have_text("brouillon")
@@ -238,11 +245,14 @@ def test_logout_then_back_shows_login(world, browser_page):
 
     page.get_by_role("button", name="Terminer et se déconnecter").click()
     expect(page).to_have_url(re.compile(r"/connexion$"))
+    page.wait_for_load_state("load")
 
     # Back requests /dossier again, which now redirects to the login page. A reload stays there.
     page.go_back()
     expect(page).to_have_url(re.compile(r"/connexion$"))
+    page.wait_for_load_state("load")
     expect(page.get_by_text(world.student.full_name)).to_have_count(0)
     page.reload()
     expect(page).to_have_url(re.compile(r"/connexion$"))
+    page.wait_for_load_state("load")
     expect(page.get_by_label("Numéro étudiant")).to_be_visible()

@@ -297,6 +297,7 @@ def test_countdown_warns_then_logs_out(world, browser_page, app, monkeypatch):
     expect(countdown.locator(".idle-announcement")).to_contain_text("moins d'une minute")
     expect(countdown.get_by_role("button", name="Rester connecté")).to_be_visible()
     expect(page).to_have_url(re.compile(r"/connexion$"), timeout=10000)
+    page.wait_for_load_state("load")
     expect(page.get_by_text(EXPIRED_MESSAGE)).to_be_visible()
     expect(page.get_by_text(world.student.full_name)).to_have_count(0)
 
@@ -351,6 +352,7 @@ def test_htmx_after_expiry_goes_to_login(world, browser_page, monkeypatch):
 
     element_box(page, world, "CHOIX2", "UEB", "S1").click()
     expect(page).to_have_url(re.compile(r"/connexion$"))
+    page.wait_for_load_state("load")
     expect(page.get_by_text(EXPIRED_MESSAGE)).to_be_visible()
     expect(page.locator("#ip-tree")).to_have_count(0)
 
@@ -366,9 +368,11 @@ def test_back_after_logout_shows_nothing(world, browser_page):
 
     page.get_by_role("button", name="Terminer et se déconnecter").click()
     expect(page).to_have_url(re.compile(r"/connexion$"))
+    page.wait_for_load_state("load")
     for _step in range(3):
         page.go_back()
         expect(page).to_have_url(re.compile(r"/connexion$"))
+        page.wait_for_load_state("load")
         expect(page.get_by_text(world.student.full_name)).to_have_count(0)
         expect(page.locator("#ip-tree")).to_have_count(0)
     # htmx keeps no snapshot of the pages in sessionStorage, where htmx 2 would put them.

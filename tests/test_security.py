@@ -367,6 +367,7 @@ def test_path_under_csp_in_browser(world, browser_page):
     expect(page.locator("#idle-countdown")).to_be_visible()
     page.get_by_role("button", name="Enregistrer et continuer").click()
     expect(page).to_have_url(re.compile(r"/inscriptions$"))
+    page.wait_for_load_state("load")
     open_elements(page)
     for list_code, elp_code, parent_code in [
         ("CHOIX2", "UEA", "S1"), ("CHOIX2", "UEB", "S1"), ("SUBA", "ECA1", "UEA"),
@@ -379,6 +380,7 @@ def test_path_under_csp_in_browser(world, browser_page):
 
     page.get_by_role("button", name="Valider mon inscription pédagogique").click()
     expect(page).to_have_url(re.compile(r"/contrats/\d+/v1/confirmation$"))
+    page.wait_for_load_state("load")
     page.get_by_role("link", name="Voir mon contrat").click()
     page.get_by_role("button", name="Imprimer").click()
     assert page.evaluate("window.kioskPrinted") is True
@@ -387,6 +389,7 @@ def test_path_under_csp_in_browser(world, browser_page):
     assert download_info.value.suggested_filename.endswith(".pdf")
     page.get_by_role("button", name="Terminer et se déconnecter").click()
     expect(page).to_have_url(re.compile(r"/connexion$"))
+    page.wait_for_load_state("load")
 
     assert violations == []
     personal = [world.student.email, world.student.last_name, world.student.number]
