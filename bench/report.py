@@ -16,6 +16,7 @@ VALIDATION_RATIO_TARGET = 0.15
 P95_RATIO_TARGET = 4.0
 PDF_RATIO_TARGET = 1.5
 VALIDATION_ROUTE = "POST /inscriptions/[ia]/validation"
+LAST_STEP = "GET /contrats/[ip]/v[n].pdf"  # the burst's last request: a student who made it is through
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -97,6 +98,8 @@ def burst_section(run: dict, options) -> list[str]:
     first = min(row["start"] for row in run["burst"])
     last = max(row["start"] + row["ms"] / 1000 for row in run["burst"])
     validated = summary.get(VALIDATION_ROUTE, {}).get("count", 0) - summary.get(VALIDATION_ROUTE, {}).get("errors", 0)
+    downloads = summary.get(LAST_STEP, {})
+    finished = downloads.get("count", 0) - downloads.get("errors", 0)
     overbooked = check["groups_over_capacity"] + check["groups_seat_count_off"]
     by_status = ", ".join(
         f"{count} × {f'status {status}' if status else 'no response (timeout or connection error)'}"
@@ -107,13 +110,16 @@ def burst_section(run: dict, options) -> list[str]:
         f"pauses of {options.think_seconds} s on average: {sum(s['count'] for s in summary.values())} requests in "
         f"{last - first:.0f} s, **{errors} errors** ({by_status or 'none'}).",
         "",
+        f"- Students who finished the whole path (their PDF downloaded): {finished} of {options.students}. The "
+        f"others met an error or were still on their way when the run's time limit stopped them.",
         f"- Validations that succeeded: {validated}; contract versions in the database for these students: "
         f"{check['versions']}; IPs: {check['ips']}.",
         f"- Groups over capacity: {check['groups_over_capacity']}; groups whose seat count differs from their "
         f"memberships: {check['groups_seat_count_off']}; seats taken in all: {check['seats_taken']}.",
         f"- Mails received by the SMTP sink during the burst: {run['burst_mails_received']}; outbox after the run: "
         f"{check['mails_sent']} sent, {check['mails_pending']} pending, {check['mails_failed']} failed.",
-        f"- Target, zero errors: {verdict(errors == 0)}; zero overbooking: {verdict(overbooked == 0)}.",
+        f"- Target, zero errors and every student through: {verdict(errors == 0 and finished == options.students)}; "
+        f"zero overbooking: {verdict(overbooked == 0)}.",
         "",
         "| Route (burst) | Requests | Errors | p50 ms | p95 ms | p99 ms |",
         "|---|---:|---:|---:|---:|---:|",
@@ -144,7 +150,8 @@ def pdf_section(run: dict) -> list[str]:
     served = summarize(run["routes"]["ContractPdf"]).get("GET /contrats/[ip]/v[n].pdf", {})
     served_ratio = pdf["served_ms"] / pdf["baseline_ms"]
     check = run["database_check"]
-    renders = run["pdf_renders_logged"]
+    renders, repeated = run["pdf_renders_logged"], run["pdf_renders_repeated"]
+    is_once = repeated == 0 and check["versions_with_pdf"] == check["all_versions"]
     return [
         f"- First render of a contract ({pdf['contract_rows']} rows, Noto Sans embedded): median "
         f"**{pdf['contract_ms']:.0f} ms**; one-page xhtml2pdf baseline (heading, paragraph, 12-row table, built-in "
@@ -154,8 +161,9 @@ def pdf_section(run: dict) -> list[str]:
         f"**{pdf['served_ms']:.1f} ms**, {served_ratio:.2f}× the baseline render "
         f"({verdict(served_ratio <= PDF_RATIO_TARGET)}); under the closed loop of {served.get('count', 0)} "
         f"requests: p50 {served.get('p50', 0):.0f} ms, {served.get('throughput', 0):.0f} req/s.",
-        f"- Rendered once per version: the server logged {renders} renders for {check['all_versions']} versions, and "
-        f"{check['versions_with_pdf']} versions hold their PDF ({verdict(renders == check['all_versions'])}).",
+        f"- Rendered once per version: the server logged {renders} renders, {repeated} of them of a version rendered "
+        f"before, and {check['versions_with_pdf']} of {check['all_versions']} versions hold their PDF "
+        f"({verdict(is_once)}). The query count's validation renders in-process, outside the server's log.",
     ]
 
 

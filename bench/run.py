@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import platform
+import re
 import signal
 import socket
 import sqlite3
@@ -37,6 +38,8 @@ BIN = Path(sys.executable).parent
 SERVER_START_TIMEOUT = 30  # seconds
 PHASE_MARGIN_SECONDS = 20  # Locust's time limit beyond the measured seconds, for the users' setup
 BURST_DRAIN_SECONDS = 240  # the burst stops this long after the last arrival even if students remain
+# The server's log line for each contract PDF it renders (kiosk/services/contract.py).
+PDF_RENDERED = re.compile(r"Contract PDF of IP (\d+) version (\d+) rendered")
 ROUTE_USERS = [
     "LoginPage", "Login", "ProfilePage", "Registrations", "ElementsPage", "SelectionSave", "GroupsFragment",
     "GroupChoice", "Validation", "ContractPage", "ContractPdf",
@@ -192,7 +195,9 @@ def benchmark_database(kind: str, options: argparse.Namespace, run_directory: Pa
             results["burst_memory"] = worker_memory(master)
             time.sleep(2)  # mails of the last validations leave right after their commit
             results["burst_mails_received"] = sink.received - sent_before_burst
-        results["pdf_renders_logged"] = server_log.read_text(errors="replace").count("Contract PDF of IP")
+        renders = PDF_RENDERED.findall(server_log.read_text(errors="replace"))
+        results["pdf_renders_logged"] = len(renders)
+        results["pdf_renders_repeated"] = len(renders) - len(set(renders))
         results["database_check"] = prepare.check_database(app, burst_numbers)
         results["pdf"] = prepare.time_contract_pdf(app, counted[0])
         results["server_version"] = database_version(app, kind)
