@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app kiosk
 DEMO_SMTP_PORT ?= 8025
 
-.PHONY: demo test test-postgresql venv instance db demo-data mail-sink clean-demo chromium translations
+.PHONY: demo test test-postgresql venv instance db demo-data mail-sink clean-demo chromium translations bench
 
 $(BIN)/activate: requirements.txt requirements-test.txt
 	$(PYTHON) -m venv $(VENV)
@@ -56,3 +56,7 @@ test-postgresql: venv chromium translations
 clean-demo:
 	rm -f instance/kiosk.sqlite instance/kiosk.sqlite-wal instance/kiosk.sqlite-shm
 	rm -rf instance/demo-mail
+
+# The load benchmark (minutes, loopback only): writes docs/benchmarks.md. Not part of `make test`.
+bench: venv translations
+	$(BIN)/python bench/run.py $(BENCH_ARGS)

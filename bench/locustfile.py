@@ -188,7 +188,7 @@ class StudentPath(KioskUser):
                 context={}, start_time=time.time(),
             )
         if next(_finished_paths) >= int(os.environ.get("BENCH_EXPECTED_USERS", "0") or 10**9):
-            self.environment.runner.quit()
+            gevent.spawn(self.environment.runner.quit)  # from its own greenlet: quit() stops this one
         gevent.sleep(10**6)  # see KioskUser.on_start: a stopped user would be replaced
 
     def walk_path(self):

@@ -45,7 +45,7 @@ class Database:
 
 @contextmanager
 def bench_database(kind: str, run_directory: Path, postgresql_url: str) -> Iterator[Database]:
-    """Create an empty database for one run and drop it at the end, whatever happens."""
+    """Create an empty database for one run. A PostgreSQL schema is dropped at the end, even after a failure."""
     if kind == "sqlite":
         yield Database("sqlite", f"sqlite:///{run_directory / 'bench.sqlite'}")
         return

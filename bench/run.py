@@ -3,12 +3,12 @@
     .venv/bin/python bench/run.py                       # SQLite, then PostgreSQL at 127.0.0.1:5432/test
     .venv/bin/python bench/run.py --databases sqlite --students 200 --route-seconds 5
 
-For each database the run: creates a database of its own and loads the demo data; starts an SMTP
-sink and the kiosk in gunicorn (gthread) on 127.0.0.1; measures the reference app and then each
-route in a closed loop with Locust; plays the opening burst (every student's whole path once,
-arriving over --burst-seconds); checks the database for overbooking and lost mails; counts the
-SQL queries per page and times the contract PDF in-process; and drops the database. Every load
-goes to 127.0.0.1 only, and every phase is bounded in time and in students.
+For each database the run creates a database of its own, loads the demo data and counts the SQL
+queries per page in-process. It starts an SMTP sink and the kiosk in gunicorn (gthread) on
+127.0.0.1, and measures the reference app, then each route in a closed loop with Locust. It plays
+the opening burst, in which every student walks the whole path once, arriving over
+--burst-seconds. Then it checks the database for overbooking and lost mails, times the contract
+PDF in-process, and drops the database. Every load goes to 127.0.0.1 only, and every phase is bounded in time and in students.
 """
 
 import argparse
