@@ -40,7 +40,7 @@ class DefaultConfig:
     KIOSK_ACADEMIC_YEAR = None
     KIOSK_YEAR_START_MONTH = 9
 
-    # Sender of the kiosk's mails and the office students are told to contact.
+    # Sender of the kiosk's mails, and the office named to students who cannot do their IP online.
     KIOSK_MAIL_SENDER = ("Scolarité", "scolarite@example.invalid")
     # The default is translated into the screen's language; a plain string set here shows as written.
     KIOSK_CONTACT_OFFICE = lazy_gettext("la scolarité de votre composante")

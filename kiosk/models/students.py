@@ -1,4 +1,4 @@
-"""Students and what the information system says of them: IAs, blocks, acquired and owed ELPs."""
+"""Students and what the information system records about them: IAs, blocks, acquired and owed ELPs."""
 
 from datetime import date
 

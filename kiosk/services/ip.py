@@ -21,7 +21,7 @@ logger = logging.getLogger(__name__)
 
 
 class IpClosed(Exception):
-    """The web IP is not possible for this IA now; messages says every reason."""
+    """The web IP is not possible for this IA now. messages lists every reason."""
 
     def __init__(self, messages: list[str]):
         super().__init__("; ".join(messages))
@@ -37,7 +37,7 @@ class IpAlreadyValidated(Exception):
 
 
 class IpIncomplete(Exception):
-    """A validation that the rules refuse; the evaluation holds the message of each list."""
+    """A validation that the rules reject. The evaluation contains the message of each list."""
 
     def __init__(self, evaluation: Evaluation, messages: list[str]):
         super().__init__("; ".join(messages))
@@ -47,7 +47,7 @@ class IpIncomplete(Exception):
 
 @dataclass
 class IpContext:
-    """What a step of the IP needs: the IA, its open campaign, the IP row and the tree.
+    """The state one step of the IP works on: the IA, its open campaign, the IP row and the tree.
 
     ip is None until the student saves something: viewing the page writes nothing.
     """
@@ -92,7 +92,7 @@ def open_ip(ia: Ia, now_utc: datetime) -> IpContext:
 
 
 def _create_ip(ia: Ia, campaign: Campaign, now_utc: datetime) -> Ip:
-    """Insert the IP; when another request inserted it first, the unique constraint says so."""
+    """Insert the IP. When another request inserted it first, the unique constraint raises and that row is returned."""
     ip = Ip(
         student_id=ia.student_id, year=ia.year, vet_id=ia.vet_id, campaign_id=campaign.id,
         status="draft", origin="web", created_at=now_utc, updated_at=now_utc,
